@@ -198,8 +198,11 @@ def publish_warehouse(home: Home) -> Path:
     finally:
         con.close()
     os.replace(tmp, final)
-    with contextlib.suppress(OSError):
-        tmp.with_name(tmp.name + ".wal").unlink()
+    # A read-write reader (the DuckDB CLI's default) that wrote scratch tables into the old file left a WAL
+    # beside it; it keeps its own open handle, but the new file would refuse that WAL ("WAL does not match").
+    for wal in (tmp.with_name(tmp.name + ".wal"), final.with_name(final.name + ".wal")):
+        with contextlib.suppress(OSError):
+            wal.unlink()
     return final
 
 
