@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -145,6 +147,9 @@ def _check_schema(name: str, path: Path) -> None:
     if expected is None:
         return
     got = pq.read_schema(path).remove_metadata()
+    # DuckDB 2 writes a column as `required` (not null) when it can prove it has no NULLs; nullability is
+    # not part of the contract, names and types are.
+    got = pa.schema([f.with_nullable(True) for f in got])
     if not got.equals(expected):
         path.unlink(missing_ok=True)
         raise RuntimeError(f"table {name} does not match the contract schema:\n{got}\nexpected:\n{expected}")
@@ -212,4 +217,17 @@ def connect(home: Home | str | os.PathLike[str] | None = None) -> duckdb.DuckDBP
         home = resolve_home(home)
     if not home.warehouse.exists():
         raise LineageError(f"no warehouse at {home.warehouse}; run `rerun-lineage run` or `demo` first")
-    return duckdb.connect(str(home.warehouse), read_only=True)
+    try:
+        return duckdb.connect(str(home.warehouse), read_only=True)
+    except duckdb.IOException as exc:
+        if "WAL" not in str(exc) and "lock" not in str(exc):
+            raise
+    # An analyst's read-write shell holds a lock on the file, or (holding a replaced warehouse) wrote a WAL
+    # beside the new one; either refuses a read-only open. It holds only views: read a private copy instead.
+    fd, copy = tempfile.mkstemp(prefix="warehouse-", suffix=".duckdb")
+    os.close(fd)
+    shutil.copyfile(home.warehouse, copy)
+    con = duckdb.connect(copy, read_only=True)
+    with contextlib.suppress(OSError):  # Windows cannot remove an open file; the temp dir is cleaned later
+        os.unlink(copy)
+    return con

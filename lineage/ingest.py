@@ -1,0 +1,220 @@
+"""Ingest: the landing folder → parquet/applications, application_reruns, events, rejects (CONTRACT §2–§3).
+
+Export files are parsed by DuckDB, in batches, into staged parts keyed by each file's content hash and
+kind (lineage.ingest_stage); a file already ingested with the same content is not read again. The tables
+are then derived from the staged parts of exactly the files present now (lineage.ingest_tables), so a run
+always equals a full rebuild: a changed file's old rows and a removed file's rows are gone. Also writes
+`ingested_files`, the manifest. Does not publish the warehouse (the pipeline does).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from lineage import ingest_files as files_
+from lineage.errors import LineageError
+from lineage.ingest_parse import prepare
+from lineage.ingest_stage import stage_batches
+from lineage.ingest_tables import write_tables
+from lineage.warehouse import Home
+
+MEMORY_LIMIT_ENV = "RERUN_LINEAGE_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "1GB"
+PROGRESS_EVERY_S = 2.0
+
+
+@dataclass
+class IngestResult:
+    files_seen: int = 0  # export files in the landing folder
+    files_read: int = 0  # parsed this run (new or changed)
+    files_unchanged: int = 0  # already ingested with the same content
+    files_skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): not exports
+    records: int = 0  # valid records read this run (snapshots + webhooks + bare events)
+    snapshots: int = 0
+    webhooks: int = 0
+    bare_events: int = 0
+    rejects: int = 0  # reject rows from the files read this run
+    applications: int = 0  # rows in the tables after this run
+    events: int = 0
+    bytes_read: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.files_seen} files ({self.files_read} read, {self.files_unchanged} unchanged, "
+            f"{len(self.files_skipped)} skipped), {_size(self.bytes_read)} read: {self.records:,} records "
+            f"({self.snapshots:,} snapshots, {self.webhooks:,} webhooks, {self.bare_events:,} events), "
+            f"{self.rejects:,} rejects; tables: {self.applications:,} applications, {self.events:,} events"
+        )
+
+    def metadata(self) -> dict[str, int | float | str]:
+        return {
+            "files_seen": self.files_seen, "files_read": self.files_read,
+            "files_unchanged": self.files_unchanged, "files_skipped": len(self.files_skipped),
+            "records": self.records, "snapshots": self.snapshots, "webhooks": self.webhooks,
+            "bare_events": self.bare_events, "rejects": self.rejects,
+            "applications": self.applications, "events": self.events, "bytes_read": self.bytes_read,
+        }
+
+
+def ingest(home: Home, landing: Path | None = None, rebuild: bool = False,
+           log: Callable[[str], None] | None = None) -> IngestResult:
+    """Bring the ingest tables in line with the landing folder (default <home>/landing)."""
+    home.ensure()
+    landing = Path(landing).expanduser().resolve() if landing is not None else home.landing
+    if not landing.is_dir():
+        raise LineageError(f"no such landing folder: {landing}")
+    with home.writer_lock():
+        return _ingest(home, landing, rebuild, log or _stderr)
+
+
+def _ingest(home: Home, landing: Path, rebuild: bool, say: Callable[[str], None]) -> IngestResult:
+    if rebuild:
+        shutil.rmtree(files_.staged_root(home), ignore_errors=True)
+        shutil.rmtree(home.quarantine, ignore_errors=True)
+    manifest = {} if rebuild else files_.read_manifest(home)
+    found, skipped = files_.discover(landing)
+    result = IngestResult(files_seen=len(found), files_skipped=list(skipped))
+    _prepare_dirs(home)
+    index = files_.staged_index(home)
+    con = _connect(home)
+    try:
+        prepare(con)
+        keys, todo = _plan(found, manifest, index, result)
+        fresh = stage_batches(con, home, todo, _progress(say, todo)) if todo else {}
+        index = files_.staged_index(home) if fresh else index
+        rows, present = [], []
+        for lf in found:
+            if lf.rel not in keys:
+                continue
+            key = keys[lf.rel]
+            part, counts = index[key]
+            present.append((lf.rel, key, part))
+            status = "read" if key in fresh else "unchanged"
+            rows.append(_manifest_row(lf, key, status, counts))
+            if key in fresh:
+                _add(result, lf, counts)
+        result.files_read = sum(1 for r in rows if r["status"] == "read")
+        result.files_unchanged = len(rows) - result.files_read
+        table_counts = write_tables(con, home, present, _empty_part(con, home))
+    finally:
+        con.close()
+    rows += [_skipped_row(rel, reason) for rel, reason in result.files_skipped]
+    files_.write_manifest(home, sorted(rows, key=lambda r: r["source_file"]))
+    files_.collect_garbage(home, {part for _, _, part in present}, {key for _, key, _ in present})
+    result.applications, result.events = table_counts["applications"], table_counts["events"]
+    return result
+
+
+def _plan(found, manifest, index, result):
+    """Staged key of every file, and the files to parse: new or changed content not staged yet."""
+    keys: dict[str, str] = {}
+    todo = []
+    queued = set()
+    for lf in found:
+        prev = manifest.get(lf.rel)
+        if prev and prev["size"] == lf.size and prev["mtime_ns"] == lf.mtime_ns \
+                and lf.staged_key(prev["sha256"]) in index:
+            keys[lf.rel] = lf.staged_key(prev["sha256"])  # fast check: same size and mtime as last time
+            continue
+        try:
+            sha = files_.sha256_file(lf.path)
+        except OSError as exc:
+            result.files_skipped.append((lf.rel, f"cannot be read: {exc.strerror}"))
+            continue
+        key = keys[lf.rel] = lf.staged_key(sha)
+        if key not in index and key not in queued:  # the same content may be staged already
+            queued.add(key)
+            todo.append((lf, key))
+    return keys, todo
+
+
+def _add(result: IngestResult, lf, counts: dict[str, int]) -> None:
+    result.bytes_read += lf.size
+    result.snapshots += counts["snapshots"]
+    result.webhooks += counts["webhooks"]
+    result.bare_events += counts["bare_events"]
+    result.records += counts["snapshots"] + counts["webhooks"] + counts["bare_events"]
+    result.rejects += counts["rejects"]
+
+
+def _progress(say, todo):
+    total = sum(lf.size for lf, _ in todo)
+    state = {"files": 0, "bytes": 0, "last": time.monotonic()}
+
+    def report(batch) -> None:
+        state["files"] += len(batch)
+        state["bytes"] += sum(lf.size for lf, _ in batch)
+        now = time.monotonic()
+        if now - state["last"] >= PROGRESS_EVERY_S or state["files"] == len(todo):
+            state["last"] = now
+            say(f"ingest: {state['files']}/{len(todo)} files, {_size(state['bytes'])} of {_size(total)}")
+
+    return report
+
+
+def _manifest_row(lf, key: str, status: str, counts: dict[str, int]) -> dict:
+    return {
+        "source_file": lf.rel, "status": status, "note": None, "size": lf.size, "mtime_ns": lf.mtime_ns,
+        "sha256": key.partition("-")[0],
+        "records": counts["snapshots"] + counts["webhooks"] + counts["bare_events"],
+        **{k: counts[k] for k in ("snapshots", "webhooks", "bare_events", "rejects")},
+    }
+
+
+def _skipped_row(rel: str, reason: str) -> dict:
+    return {"source_file": rel, "status": "skipped", "note": reason}
+
+
+def _prepare_dirs(home: Home) -> None:
+    files_.staged_root(home).mkdir(parents=True, exist_ok=True)
+    tmp = home.state / "tmp"
+    shutil.rmtree(tmp, ignore_errors=True)  # leftovers of a killed run
+    tmp.mkdir(parents=True, exist_ok=True)
+    home.quarantine.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(home.quarantine, 0o700)
+
+
+def _empty_part(con, home: Home) -> Path:
+    """A staged folder with no rows: gives the table SQL its columns when nothing else is staged."""
+    import pyarrow.parquet as pq
+
+    from lineage.ingest_parse import parse_to_parquet
+    from lineage.ingest_stage import REJECTS_SCHEMA
+
+    empty = files_.staged_root(home) / "empty"
+    if not (empty / "rejects.parquet").exists():
+        empty.mkdir(exist_ok=True)
+        blank = home.state / "tmp" / "empty.ndjson"
+        blank.write_bytes(b"")
+        parse_to_parquet(con, {blank: "empty"}, "newline_delimited", empty / "records.parquet")
+        pq.write_table(REJECTS_SCHEMA.empty_table(), empty / "rejects.parquet")
+    return empty
+
+
+def _connect(home: Home) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)}'")
+    con.execute(f"SET temp_directory = '{home.state / 'tmp' / 'duckdb'}'")
+    con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,256 @@
+"""Stage landing files: parse them in batches (fast path, else file by file, else the slow path),
+quarantine their rejects, and write the parts atomically to <home>/state/staged/<batch>/:
+records*.parquet (classified records, column `key` = the file's staged key), rejects.parquet and
+counts.json (counts per key). Batching matters: binding the record SQL costs more than parsing a
+small file, so many files share one DuckDB query."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lineage import ingest_rejects as rj
+from lineage.ingest_files import LandingFile, quarantine_name, staged_root
+from lineage.ingest_parse import parse_to_parquet
+from lineage.warehouse import Home, sql_path
+
+GZIP_CAP_ENV = "RERUN_LINEAGE_MAX_DECOMPRESSED_BYTES"
+BATCH_BYTES = 256 << 20
+BATCH_FILES = 2000
+REJECTS_SCHEMA = pa.schema([
+    ("key", pa.string()),
+    ("record_number", pa.int64()),
+    ("error", pa.string()),
+    ("quarantine_name", pa.string()),  # relative to <home>/quarantine
+])
+
+
+@dataclass
+class _Source:
+    """One file to stage and where DuckDB read it from (the original, or a rewrite of it)."""
+
+    lf: LandingFile
+    key: str
+    read_path: Path  # a plainly named link to the file, or a rewrite in the work folder
+    is_json: bool  # records are found by array position (else by non-blank line)
+    gz: bool
+    whole_file_errors: list[str]
+
+
+def stage_batches(con: duckdb.DuckDBPyConnection, home: Home, todo: list[tuple[LandingFile, str]],
+                  progress=None) -> dict[str, dict[str, int]]:
+    """Stage `todo` ((file, staged key) pairs) in batches; returns counts per key."""
+    counts: dict[str, dict[str, int]] = {}
+    batch: list[tuple[LandingFile, str]] = []
+    size = 0
+    for lf, key in todo:
+        batch.append((lf, key))
+        size += lf.size
+        if size >= BATCH_BYTES or len(batch) >= BATCH_FILES:
+            counts.update(_stage_batch(con, home, batch))
+            if progress:
+                progress(batch)
+            batch, size = [], 0
+    if batch:
+        counts.update(_stage_batch(con, home, batch))
+        if progress:
+            progress(batch)
+    return counts
+
+
+def _stage_batch(con, home: Home, batch: list[tuple[LandingFile, str]]) -> dict[str, dict[str, int]]:
+    root = staged_root(home)
+    tmp = root / f".tmp-{uuid.uuid4().hex}"
+    work = home.state / "tmp" / tmp.name
+    tmp.mkdir(parents=True)
+    work.mkdir(parents=True)
+    try:
+        sources = [_source(lf, key, work, i) for i, (lf, key) in enumerate(batch)]
+        groups: dict[str, list[_Source]] = {}
+        for src in sources:
+            fmt = _format(src)
+            if fmt is None:
+                _slow(con, home, src, work, tmp)
+            elif src.whole_file_errors:
+                pass
+            else:
+                groups.setdefault(fmt, []).append(src)
+        for n, (fmt, group) in enumerate(sorted(groups.items())):
+            _parse_group(con, home, group, fmt, work, tmp, n)
+        counts = _finish(con, home, sources, tmp)
+        final = root / f"batch-{uuid.uuid4().hex[:16]}"
+        os.replace(tmp, final)
+        return counts
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _parse_group(con, home: Home, group: list[_Source], fmt: str, work: Path, tmp: Path, n: int) -> None:
+    """Parse a group in one query. When a file breaks the query, DuckDB's error names it: that file
+    takes the slow path and the rest is tried again (file by file if the culprit can't be told)."""
+    group = list(group)
+    attempt = 0
+    while group:
+        out = tmp / f"records-{n}-{attempt}.parquet"
+        try:
+            parse_to_parquet(con, {s.read_path: s.key for s in group}, fmt, out)
+            return
+        except duckdb.Error as exc:
+            culprit = next((s for s in group if s.read_path.name in str(exc)), None)
+            if culprit is None or len(group) == 1:
+                break
+            group.remove(culprit)
+            _slow(con, home, culprit, work, tmp)
+            attempt += 1
+    for src in group:
+        try:
+            parse_to_parquet(con, {src.read_path: src.key}, fmt, tmp / f"records-{src.key}.parquet")
+        except duckdb.Error:
+            _slow(con, home, src, work, tmp)
+
+
+def _source(lf: LandingFile, key: str, work: Path, i: int) -> _Source:
+    # DuckDB treats a path as a glob and goes by its suffix: read through a plainly named link.
+    link = work / f"f{i:06d}{lf.suffix}"
+    os.symlink(lf.path, link)
+    src = _Source(lf, key, link, lf.is_json, lf.gz, [])
+    cap = os.environ.get(GZIP_CAP_ENV, "")
+    if lf.gz and cap.isdigit() and rj.decompressed_size_exceeds(lf.path, int(cap)):
+        src.whole_file_errors.append(f"decompresses to more than {int(cap):,} bytes (the cap)")
+    return src
+
+
+def _format(src: _Source) -> str | None:
+    """DuckDB's format for the file; None when DuckDB can't take it as it is (BOM, bare scalar)."""
+    if not src.lf.is_json:
+        return "newline_delimited"
+    first = rj.read_head(src.lf.path, src.lf.gz).lstrip(b" \t\r\n")[:1]
+    return {b"[": "array", b"{": "unstructured"}.get(first)
+
+
+def _slow(con, home: Home, src: _Source, work: Path, tmp: Path) -> None:
+    """Rewrite the file as one complete record per line, then parse the rewrite. A compressed file
+    that breaks off keeps the records complete before the break; the break is a reject row."""
+    copy = work / f"{src.read_path.stem}.rewrite.ndjson"
+    if src.lf.is_json:
+        broke = _rewrite_json(src, copy)
+    else:
+        broke = _rewrite_lines(src, copy)
+    src.read_path, src.is_json, src.gz = copy, False, False
+    if copy.stat().st_size:
+        try:
+            parse_to_parquet(con, {copy: src.key}, "newline_delimited", tmp / f"records-{src.key}.parquet")
+        except duckdb.Error:
+            broke = broke or "cannot be read as JSON"
+    if broke:
+        src.whole_file_errors.append(broke)
+
+
+def _rewrite_lines(src: _Source, copy: Path) -> str | None:
+    with open(copy, "wb") as fh:
+        try:
+            for line in rj.iter_lines(src.lf.path, src.lf.gz):
+                fh.write(line)
+        except rj.BrokenStream as exc:
+            return str(exc)
+    return None
+
+
+def _rewrite_json(src: _Source, copy: Path) -> str | None:
+    raw, broke = rj.read_all(src.lf.path, src.lf.gz)
+    try:
+        text = rj.decode_text(raw)
+    except UnicodeDecodeError as exc:
+        copy.write_bytes(b"")
+        return f"not valid UTF-8 text (byte {exc.start + 1})"
+    del raw
+    with open(copy, "w", encoding="utf-8") as fh:
+        try:
+            for value in rj.split_json_values(text):
+                # JSON never holds a raw line break inside a string: flattening keeps the value.
+                fh.write(value.replace("\r", " ").replace("\n", " ") + "\n")
+        except rj.JsonSplitError as exc:
+            if not broke:  # not compressed, or not where it broke off: the file cannot be parsed at all
+                fh.truncate(0)
+                return str(exc)
+    return broke
+
+
+def _finish(con, home: Home, sources: list[_Source], tmp: Path) -> dict[str, dict[str, int]]:
+    """Per-key counts; reject rows with real record numbers, worded errors and quarantined raw text."""
+    parts = sorted(tmp.glob("records*.parquet"))
+    kinds: dict[str, dict[str, int]] = {}
+    wanted: dict[str, dict[int, str]] = {}
+    if parts:
+        listed = "[" + ", ".join(f"'{sql_path(p)}'" for p in parts) + "]"
+        for key, kind, n in con.execute(
+                f"SELECT key, kind, count(*) FROM read_parquet({listed}) GROUP BY ALL").fetchall():
+            kinds.setdefault(key, {})[kind] = n
+        for key, rec, error in con.execute(
+                f"SELECT key, rec, error FROM read_parquet({listed}) WHERE kind = 'reject' ORDER BY ALL"
+        ).fetchall():
+            wanted.setdefault(key, {})[rec] = error
+    rows, counts = [], {}
+    for src in sources:
+        qdir = quarantine_name(src.key)
+        for error in src.whole_file_errors:
+            name = f"{qdir}/{src.lf.path.name}"
+            rj.copy_private(src.lf.path, home.quarantine / name)
+            rows.append({"key": src.key, "record_number": None, "error": error, "quarantine_name": name})
+        rows += _record_rejects(home, src, wanted.get(src.key, {}), qdir)
+        k = kinds.get(src.key, {})
+        counts[src.key] = {
+            "snapshots": k.get("snapshot", 0), "webhooks": k.get("webhook", 0), "bare_events": k.get("event", 0),
+            "rejects": len(src.whole_file_errors) + k.get("reject", 0),
+        }
+    pq.write_table(pa.Table.from_pylist(rows, schema=REJECTS_SCHEMA), tmp / "rejects.parquet")
+    (tmp / "counts.json").write_text(json.dumps(counts))
+    return counts
+
+
+def _record_rejects(home: Home, src: _Source, wanted: dict[int, str], qdir: str) -> list[dict]:
+    if not wanted:
+        return []
+    rows = []
+    for ordinal, number, raw in _find_records(src, set(wanted)):
+        name = f"{qdir}/record-{number}.json"
+        rj.write_private(home.quarantine / name, raw)
+        rows.append({"key": src.key, "record_number": number, "error": rj.describe(raw, wanted.pop(ordinal)),
+                     "quarantine_name": name})
+    for ordinal, error in sorted(wanted.items()):  # not found again by Python: still one row each
+        rows.append({"key": src.key, "record_number": ordinal, "error": error, "quarantine_name": None})
+    return rows
+
+
+def _find_records(src: _Source, ordinals: set[int]):
+    """(ordinal, record number, raw bytes) of the wanted records, streaming the file once."""
+    last = max(ordinals)
+    try:
+        if src.is_json:  # ordinals are array positions
+            raw, _ = rj.read_all(src.read_path, src.gz)
+            for i, value in enumerate(rj.split_json_values(rj.decode_text(raw)), start=1):
+                if i in ordinals:
+                    yield i, i, value.encode()
+                if i >= last:
+                    return
+            return
+        ordinal = 0
+        for number, line in enumerate(rj.iter_lines(src.read_path, src.gz), start=1):
+            if rj.is_blank(line):
+                continue
+            ordinal += 1
+            if ordinal in ordinals:
+                yield ordinal, number, line.rstrip(b"\r\n")
+            if ordinal >= last:
+                return
+    except (rj.BrokenStream, rj.JsonSplitError, UnicodeDecodeError):
+        return

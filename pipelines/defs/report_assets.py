@@ -1,0 +1,54 @@
+"""Group `reports`: one asset per `report_*` table (Polars), and the self-contained HTML report with charts."""
+
+import dagster as dg
+
+from lineage.reports import REPORT_TABLES
+from pipelines.defs.metadata import POOL, numbers, table_metadata
+from pipelines.defs.resources import LineageResource
+
+REPORT_DEPS = ["applications", "events", "rerun_edges", "rerun_chains", "chain_summary"]
+
+
+def _report_asset(name: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=name,
+        group_name="reports",
+        kinds={"polars", "parquet"},
+        deps=REPORT_DEPS,
+        pool=POOL,
+        description=f"Report table `{name}` (lineage.reports), excluding nothing but what CONTRACT §3 says.",
+    )
+    def _report(lineage: LineageResource) -> dg.MaterializeResult:
+        from lineage.reports import build_report
+
+        home = lineage.get_home()
+        df = build_report(home, name)
+        lineage.say(f"{name}: {df.height:,} rows")
+        return dg.MaterializeResult(metadata=table_metadata(home, name))
+
+    return _report
+
+
+report_tables = [_report_asset(name) for name in REPORT_TABLES]
+
+
+@dg.asset(
+    group_name="reports",
+    kinds={"html", "polars"},
+    deps=list(REPORT_TABLES),
+    pool=POOL,
+    description="reports/report.html (opens with no network) and each chart as PNG; headline rates as numbers.",
+)
+def html_report(lineage: LineageResource) -> dg.MaterializeResult:
+    from lineage.reports import build_html_report, headline, headline_text
+
+    home = lineage.get_home()
+    path = build_html_report(home)
+    lineage.say(f"html report: {path}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "headline": dg.MetadataValue.md(headline_text(home)),
+            **numbers(headline(home)),
+        }
+    )

@@ -1,0 +1,212 @@
+"""Reliability harness: run the real CLI in a subprocess, kill it at a chosen moment, compare homes.
+
+Tables are compared row for row after sorting, through real Parquet files. Columns that may legitimately
+differ between two runs over the same landing folder are normalised here, and only these:
+- the home folder's own path inside strings (quarantine paths) is replaced by `<home>`, and
+  `quarantine_path` is cut to start at `quarantine/`;
+- timestamp columns of `ingested_files` (when a file was read is run-specific).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from lineage.warehouse import DATA_FILE, Home
+
+VOLATILE_TIMESTAMPS = ("ingested_files",)
+TMP_MARK = ".tmp-"
+
+
+def cli_env(home: Home, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "RERUN_LINEAGE_HOME": str(home.root), "RERUN_LINEAGE_LOCK_TIMEOUT": "120", **extra}
+    env.pop("DAGSTER_HOME", None)  # the runner points Dagster at <home>/dagster itself
+    env.pop("RERUN_LINEAGE_DEBUG", None)
+    return env
+
+
+def cli_cmd(home: Home, *args: str) -> list[str]:
+    return [sys.executable, "-m", "lineage", "--home", str(home.root), *args]
+
+
+def run_cli(home: Home, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real command line, from a working directory outside the home."""
+    return subprocess.run(
+        cli_cmd(home, *args), env=cli_env(home, **env), cwd=home.root.parent,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def run_ok(home: Home, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    done = run_cli(home, *args, **env)
+    assert done.returncode == 0, (
+        f"`{' '.join(args)}` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+# ---------------------------------------------------------------- kill at a chosen moment
+
+
+@dataclass
+class Trigger:
+    """When to SIGKILL a run: `after_s` seconds after it is armed. It is armed by the first stderr line
+    matching `pattern`, else by the first path matching `file_glob` (relative to the home), else at start.
+    """
+
+    label: str
+    pattern: str | None = None
+    after_s: float = 0.0
+    file_glob: str | None = None
+
+
+@dataclass
+class Killed:
+    fired: bool
+    at_s: float
+    returncode: int | None
+    stderr: list[tuple[float, str]] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "\n".join(line for _, line in self.stderr)
+
+
+def _drain(stream, sink: list, t0: float) -> None:
+    for line in stream:
+        sink.append((time.monotonic() - t0, line.rstrip("\n")))
+
+
+def _armed(trigger: Trigger, home: Home, lines: list, now: float) -> float | None:
+    if trigger.pattern:
+        return next((t for t, text in list(lines) if re.search(trigger.pattern, text)), None)
+    if trigger.file_glob:
+        return now if any(home.root.glob(trigger.file_glob)) else None
+    return 0.0
+
+
+def _kill_group(proc: subprocess.Popen) -> bool:
+    """SIGKILL the process and its children; False when it had already ended on its own."""
+    alive = proc.poll() is None
+    if alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return alive and proc.returncode == -signal.SIGKILL
+
+
+def run_timed(home: Home, *args: str, trigger: Trigger | None = None, cmd: list[str] | None = None,
+              timeout: float = 300, **env: str) -> Killed:
+    """Run the CLI (or `cmd`); with a trigger, SIGKILL its whole process group when the trigger fires."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        cmd or cli_cmd(home, *args), env=cli_env(home, **env), cwd=home.root.parent, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    lines: list[tuple[float, str]] = []
+    readers = [threading.Thread(target=_drain, args=(s, sink, t0), daemon=True)
+               for s, sink in ((proc.stderr, lines), (proc.stdout, []))]
+    for r in readers:
+        r.start()
+    armed: float | None = None
+    fired = False
+    try:
+        while proc.poll() is None:
+            now = time.monotonic() - t0
+            if now > timeout:
+                raise TimeoutError(f"run did not finish in {timeout}s")
+            if trigger is not None:
+                armed = armed if armed is not None else _armed(trigger, home, lines, now)
+                if armed is not None and now - armed >= trigger.after_s:
+                    fired = _kill_group(proc)
+                    break
+            time.sleep(0.001)
+    finally:
+        _kill_group(proc)
+    for r in readers:
+        r.join(timeout=5)
+    return Killed(fired=fired, at_s=time.monotonic() - t0, returncode=proc.returncode, stderr=lines)
+
+
+# ---------------------------------------------------------------- table comparison
+
+
+def table_frames(home: Home) -> dict[str, pl.DataFrame]:
+    """Every table under parquet/, normalised (see module doc) and sorted by all its flat columns."""
+    frames = {}
+    prefix = str(home.root)
+    for name in home.tables():
+        df = pl.read_parquet(home.table_path(name))
+        for col, dtype in df.schema.items():
+            if dtype == pl.String:
+                df = df.with_columns(pl.col(col).str.replace(prefix, "<home>", literal=True))
+            if col == "quarantine_path":  # a copied home still names the original's quarantine
+                df = df.with_columns(pl.col(col).str.replace(r"^.*?quarantine/", "quarantine/"))
+            if name in VOLATILE_TIMESTAMPS and isinstance(dtype, pl.Datetime):
+                df = df.drop(col)
+        flat = [c for c, t in df.schema.items() if not isinstance(t, (pl.List, pl.Struct, pl.Array))]
+        frames[name] = df.sort(flat, nulls_last=True) if flat and df.height else df
+    return frames
+
+
+def diff_tables(got: dict[str, pl.DataFrame], want: dict[str, pl.DataFrame]) -> list[str]:
+    """Human-readable differences between two sets of tables; empty when equal row for row."""
+    problems = []
+    if sorted(got) != sorted(want):
+        problems.append(f"tables differ: missing {sorted(set(want) - set(got))}, "
+                        f"extra {sorted(set(got) - set(want))}")
+    for name in sorted(set(got) & set(want)):
+        a, b = got[name], want[name]
+        if a.schema != b.schema:
+            problems.append(f"{name}: schema {a.schema} != {b.schema}")
+        elif not a.equals(b):
+            only_a = a.join(b, on=[c for c in a.columns if not isinstance(a.schema[c], pl.List)],
+                            how="anti", nulls_equal=True)
+            problems.append(f"{name}: {a.height} rows vs {b.height} expected; e.g. unexpected rows:\n"
+                            f"{only_a.head(3)}")
+    return problems
+
+
+def assert_same_tables(home: Home, want: dict[str, pl.DataFrame], context: str = "") -> None:
+    problems = diff_tables(table_frames(home), want)
+    assert not problems, f"{context}\n" + "\n".join(problems)
+
+
+# ---------------------------------------------------------------- state checks after a kill
+
+
+def leftover_tmp_files(home: Home) -> list[Path]:
+    """Temporary files left in the home (outside the Dagster instance, which has its own)."""
+    found = []
+    for path in home.root.rglob(f"*{TMP_MARK}*"):
+        rel = path.relative_to(home.root)
+        if rel.parts[0] not in ("dagster", "landing"):
+            found.append(rel)
+    return found
+
+
+def assert_readable_state(home: Home) -> None:
+    """What an analyst could see right after a kill: only whole tables, and a warehouse that opens."""
+    for table_dir in sorted(home.parquet.glob("*")) if home.parquet.is_dir() else []:
+        data = sorted(p.name for p in table_dir.glob("*.parquet"))
+        assert data in ([], [DATA_FILE]), f"{table_dir.name}: files read as data: {data}"
+        if data:
+            pl.read_parquet(table_dir / DATA_FILE)  # a whole, valid Parquet file
+    if home.warehouse.exists():
+        con = duckdb.connect(str(home.warehouse), read_only=True)
+        try:
+            views = [r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables").fetchall()]
+            for view in views:
+                con.execute(f'SELECT count(*) FROM "{view}"').fetchone()
+        finally:
+            con.close()

@@ -1,0 +1,251 @@
+"""Materializing the Dagster assets for real: Parquet + metadata, a blocking check, the runner, the UI.
+
+The export is a tiny hand-made landing folder; the UI test reuses the shared `demo_home` (a real
+`rerun-lineage demo` in a subprocess) and reads its runs over the webserver's GraphQL API.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lineage.contract import SCHEMAS
+from lineage.errors import LineageError
+from lineage.warehouse import Home, write_arrow
+from pipelines.definitions import defs
+from pipelines.defs.resources import LineageResource
+from pipelines.runner import run_pipeline
+
+ROOT = "JA-" + "R" * 19 + "1"
+RERUN = "JA-" + "R" * 19 + "2"
+SOLO = "JA-" + "S" * 19 + "1"
+T0 = 1_712_000_000_000
+
+
+def _snapshot(token: str, status: str, created: int, **extra) -> dict:
+    return {
+        "journey_application_token": token,
+        "journey_token": "J-onboarding",
+        "status": status,
+        "complete_outcome": "Approved" if status == "completed" else None,
+        "created_at": created,
+        "updated_at": created + 60_000,
+        "is_rerun": "rerun" in extra.get("_embedded", {}),
+        **extra,
+    }
+
+
+def write_landing(landing: Path) -> int:
+    """Two files: snapshots of a root that errored and its completed rerun, and a webhook for a third app."""
+    started = {"type": "started_rerun_application", "timestamp": T0 + 3_600_000, "rerun_journey_application_token": RERUN}
+    root = _snapshot(ROOT, "error", T0, _embedded={
+        "reruns": [{"initiated_by": "api", "next_journey_application_token": RERUN, "created_at": T0 + 3_600_000}],
+        "events": [started],
+    })
+    rerun = _snapshot(RERUN, "completed", T0 + 3_600_000, _embedded={"rerun": {
+        "initiated_by": "api", "previous_journey_application_token": ROOT,
+        "root_journey_application_token": ROOT, "root_external_group_id": "grp-1",
+    }})
+    solo = _snapshot(SOLO, "completed", T0 + 7_200_000)
+    (landing / "snapshots.ndjson").write_text("\n".join(json.dumps(r) for r in (root, rerun, solo)) + "\n")
+    hook = {"request_token": "req-1", "timestamp": T0 + 7_300_000, "type": "journey_application_completed",
+            "data": {"journey_application_token": SOLO, "type": "journey_application_completed",
+                     "timestamp": T0 + 7_300_000}}
+    (landing / "webhooks.json").write_text(json.dumps([hook, hook]))
+    return 2
+
+
+def _all_assets(definitions: dg.Definitions) -> list:
+    return [*definitions.assets, *definitions.asset_checks]
+
+
+def _metadata(result, key: str) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == key]
+    return event.materialization.metadata
+
+
+def test_every_asset_materializes_with_row_counts_schema_and_preview(home: Home) -> None:
+    files = write_landing(home.landing)
+    definitions = defs()
+    result = dg.materialize(
+        _all_assets(definitions),
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"lineage": LineageResource(home=str(home.root))},
+    )
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {s.key.to_user_string() for s in definitions.resolve_all_asset_specs()}
+
+    for table, schema in SCHEMAS.items():
+        meta = _metadata(result, table)
+        assert meta["dagster/row_count"].value == pq.read_metadata(home.table_path(table)).num_rows
+        columns = [c.name for c in meta["dagster/column_schema"].schema.columns]
+        assert columns == schema.names
+        assert meta["preview"].value.startswith("|")
+    assert _metadata(result, "applications")["dagster/row_count"].value == 3
+    assert _metadata(result, "rerun_chains")["dagster/row_count"].value == 3
+    assert _metadata(result, "applications")["files_read"].value == files
+    preview = _metadata(result, "rerun_chains")["preview"].value
+    assert ROOT in preview and "lineage_status" in preview
+    assert "J-onboarding" not in _metadata(result, "events")["preview"].value  # token/status columns only
+
+    chains_meta = _metadata(result, "rerun_chains")
+    assert chains_meta["complete_rate"].value == pytest.approx(1.0)
+    headline = _metadata(result, "html_report")
+    floats = [k for k, v in headline.items() if isinstance(v, dg.FloatMetadataValue)]
+    assert floats, "headline rates are recorded as numbers"
+    assert Path(headline["path"].value).is_file()
+    assert _metadata(result, "warehouse")["tables"].value == len(home.tables())
+
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {k.name for k in definitions.resolve_asset_graph().asset_check_keys}
+    assert evaluations["applications_token_unique"].passed
+    assert evaluations["rerun_chains_one_row_per_application"].passed
+    assert evaluations["rerun_chains_no_cycles"].passed
+    assert evaluations["reject_rate_under_threshold"].passed
+
+
+class _DuplicateIngest:
+    """A stand-in ingest that writes the same token twice, as a broken upstream would."""
+
+    files_read, files_unchanged, records, rejects = 1, 0, 2, 0
+
+    def __init__(self, home: Home):
+        apps = {name: pa.nulls(2, field.type) for name, field in zip(SCHEMAS["applications"].names,
+                                                                       SCHEMAS["applications"], strict=True)}
+        apps["journey_application_token"] = pa.array([ROOT, ROOT])
+        write_arrow(home, "applications", pa.table(apps))
+        for name in ("application_reruns", "events", "rejects"):
+            write_arrow(home, name, SCHEMAS[name].empty_table())
+
+    def summary(self) -> str:
+        return "stand-in"
+
+    def metadata(self) -> dict:
+        return {}
+
+
+def test_a_failing_blocking_check_stops_everything_downstream(home: Home, monkeypatch) -> None:
+    import lineage.ingest
+
+    monkeypatch.setattr(lineage.ingest, "ingest", lambda home, **kw: _DuplicateIngest(home))
+    result = dg.materialize(
+        _all_assets(defs()),
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"lineage": LineageResource(home=str(home.root))},
+        raise_on_error=False,
+    )
+    assert not result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations["applications_token_unique"].passed
+    assert evaluations["applications_token_unique"].metadata["duplicates"].value == 1
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"applications", "application_reruns", "events", "rejects"}
+    assert not home.has_table("rerun_edges") and not home.warehouse.exists()
+
+    with pytest.raises(LineageError, match="applications_token_unique"):
+        run_pipeline(home, home.landing)
+
+
+def test_runner_records_runs_in_the_home_instance_and_skips_unchanged_files(home: Home, capfd) -> None:
+    files = write_landing(home.landing)
+    before = os.environ.get("DAGSTER_HOME")
+    first = run_pipeline(home, home.landing)
+    second = run_pipeline(home, home.landing)
+    assert (first.files_read, first.files_unchanged) == (files, 0)
+    assert (second.files_read, second.files_unchanged) == (0, files)
+    assert set(SCHEMAS) <= set(second.tables) and "warehouse" in second.assets
+    assert "files read: 0" in second.summary()
+    assert os.environ.get("DAGSTER_HOME") == before
+    err = capfd.readouterr().err
+    assert "rerun_chains:" in err and " - dagster - " not in err  # progress, not Dagster's log
+
+    with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
+        runs = instance.get_runs()
+        assert {r.run_id for r in runs} == {first.run_id, second.run_id}
+        assert all(r.is_success for r in runs)
+        assert instance.get_latest_materialization_event(dg.AssetKey("rerun_chains")).run_id == second.run_id
+
+
+def test_runner_fails_with_one_line_on_a_missing_landing(home: Home) -> None:
+    with pytest.raises(LineageError, match="no such landing folder"):
+        run_pipeline(home, home.root / "missing")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+MATERIALIZATIONS = """{ assetOrError(assetKey: {path: ["rerun_chains"]}) { ... on Asset {
+  assetMaterializations(limit: 5) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }"""
+
+
+def test_demo_runs_show_in_the_dagster_webserver(demo_home: Home) -> None:
+    port = _free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(demo_home.dagster), "RERUN_LINEAGE_HOME": str(demo_home.root)}
+    webserver = Path(sys.executable).with_name("dagster-webserver")
+    proc = subprocess.Popen(
+        [str(webserver), "-h", "127.0.0.1", "-p", str(port), "-m", "pipelines.definitions"],
+        env=env, cwd=Path(__file__).parents[1], start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None, "dagster-webserver exited"
+                assert time.monotonic() < deadline, "dagster-webserver did not start"
+                time.sleep(0.5)
+        data = _graphql(port, MATERIALIZATIONS)
+        materializations = data["data"]["assetOrError"]["assetMaterializations"]
+        assert materializations, data
+        rows = {e["label"]: e.get("intValue") for e in materializations[0]["metadataEntries"]}
+        assert rows["dagster/row_count"] == pq.read_metadata(demo_home.table_path("rerun_chains")).num_rows
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_runner_frees_the_pool_slot_of_a_killed_cli_run(home: Home) -> None:
+    from pipelines.defs.metadata import POOL
+    from pipelines.instance import CLI_TRIGGER, TRIGGER_TAG, dagster_home, recover_interrupted_runs
+
+    with dagster_home(home), dg.DagsterInstance.get() as instance:
+        stuck = dg.DagsterRun(job_name="__ASSET_JOB", run_id="0" * 8 + "-dead-run",
+                              status=dg.DagsterRunStatus.STARTED, tags={TRIGGER_TAG: CLI_TRIGGER})
+        instance.add_run(stuck)
+        other = dg.DagsterRun(job_name="__ASSET_JOB", run_id="1" * 8 + "-ui-run", status=dg.DagsterRunStatus.STARTED)
+        instance.add_run(other)
+        instance.event_log_storage.claim_concurrency_slot(POOL, stuck.run_id, "ingest")
+        assert recover_interrupted_runs(instance) == [stuck.run_id]
+        assert instance.get_run_by_id(stuck.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(other.run_id).status == dg.DagsterRunStatus.STARTED  # not ours: untouched
+        assert not instance.event_log_storage.get_concurrency_info(POOL).claimed_slots
