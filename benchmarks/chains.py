@@ -119,7 +119,10 @@ def _measure(root: str, what: str) -> None:
     seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu0
-    print(json.dumps({"seconds": seconds, "cpu": cpu, "rss_mb": usage.ru_maxrss / 1024}))
+    # VmHWM: this process's own peak (ru_maxrss would include the forking parent's, kept across exec)
+    hwm_kb = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
+                  if line.startswith("VmHWM:"))
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "rss_mb": hwm_kb / 1024}))
 
 
 def measure(root: Path, what: str) -> dict:

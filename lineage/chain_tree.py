@@ -22,8 +22,9 @@ TREE_COLUMNS = [
 def _members(con: duckdb.DuckDBPyConnection, home: Home, token: str) -> tuple[str | None, pl.DataFrame]:
     chains = table_sql(home, "rerun_chains")
     found = con.execute(
-        f"SELECT root_token FROM {chains} WHERE journey_application_token = $t "
-        f"UNION ALL SELECT root_token FROM {chains} WHERE root_token = $t LIMIT 1",
+        # the application itself first; else a root outside the export that roots a chain
+        f"SELECT root_token, 0 AS pref FROM {chains} WHERE journey_application_token = $t "
+        f"UNION ALL SELECT root_token, 1 FROM {chains} WHERE root_token = $t ORDER BY pref LIMIT 1",
         {"t": token},
     ).fetchall()
     if not found:
@@ -69,14 +70,14 @@ def _tree_order(token: str, root: str | None, rows: pl.DataFrame) -> pl.DataFram
     present = set(rows["journey_application_token"].to_list())
     children: dict[str | None, list[str]] = defaultdict(list)
     tops: list[str] = []
-    placeholders: list[str] = []
+    placeholders: dict[str, None] = {}  # ordered set
     for tok, prev in zip(rows["journey_application_token"], rows["previous_token"], strict=True):
         if prev is None or (root is None and prev not in present):
             tops.append(tok)
         else:
             children[prev].append(tok)
-            if prev not in present and prev not in placeholders:
-                placeholders.append(prev)
+            if prev not in present:
+                placeholders[prev] = None
     if root is None:  # a cycle: no root; show the walk up from the token, flat, until it repeats
         previous = dict(zip(rows["journey_application_token"], rows["previous_token"], strict=True))
         tops, tok = [], token

@@ -65,7 +65,9 @@ def _cmd_generate(args: argparse.Namespace, home: Home) -> None:
         raise LineageError("--applications must be at least 1")
     if not 0.0 <= args.bad_fraction <= 1.0:
         raise LineageError("--bad-fraction must be between 0 and 1")
-    result = synthetic.generate(Path(args.out), args.applications, seed=args.seed, bad_fraction=args.bad_fraction)
+    result = synthetic.generate(
+        Path(args.out), args.applications, seed=args.seed, bad_fraction=args.bad_fraction
+    )
     print(result.summary())
 
 
@@ -83,7 +85,8 @@ def _cmd_demo(args: argparse.Namespace, home: Home) -> None:
     if args.applications < 1:
         raise LineageError("--applications must be at least 1")
     home.ensure()
-    print(f"writing a synthetic export of {args.applications:,} applications to {home.landing}", file=sys.stderr)
+    print(f"demo: writing a synthetic export of {args.applications:,} applications to {home.landing}",
+          file=sys.stderr)
     synthetic.generate(home.landing, args.applications, seed=args.seed, replace=True)
     print(run_pipeline(home, home.landing).summary())
     print(reports.headline_text(home))

@@ -77,12 +77,15 @@ def chains(home: Home) -> pl.LazyFrame:
     )
 
 
-def members(home: Home) -> pl.LazyFrame:
-    """Applications of counted chains with their own created_at/outcome and their chain's journey."""
+def members(home: Home, counted: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """Applications of counted chains with their own created_at/outcome and their chain's journey.
+
+    `counted` is `chains(home)` when the caller already has it (it is then not computed again).
+    """
     apps = scan(home, "applications").select(
         "journey_application_token", "created_at", "status", "complete_outcome", "rerun_initiated_by"
     )
-    chain_journey = chains(home).select("root_token", "journey_token")
+    chain_journey = (chains(home) if counted is None else counted).select("root_token", "journey_token")
     return (
         scan(home, "rerun_chains")
         .filter(pl.col("root_token").is_not_null())

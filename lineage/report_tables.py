@@ -309,10 +309,11 @@ def depth_distribution(home: Home) -> pl.DataFrame:
 def effective_outcomes(home: Home) -> pl.DataFrame:
     """Outcome rates counting every application of a counted chain (naive) beside one vote per chain (the
     final outcome: effective). Classes: approval, denial, other outcome, no outcome (not completed)."""
-    naive = ri.members(home).select(
+    counted = _once(ri.chains(home), ["root_token", "journey_token", "final_outcome"])
+    naive = ri.members(home, counted).select(
         "journey_token", ri.outcome_class("complete_outcome").alias("cls"), pl.lit("naive").alias("basis")
     )
-    effective = ri.chains(home).select(
+    effective = counted.select(
         "journey_token", ri.outcome_class("final_outcome").alias("cls"), pl.lit("effective").alias("basis")
     )
     levels = {g: ["basis", *k] for g, k in _JOURNEY_LEVELS.items()}

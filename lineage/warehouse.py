@@ -167,7 +167,7 @@ def write_arrow(home: Home, name: str, table: pa.Table) -> Path:
 
 
 def copy_query(home: Home, name: str, con: duckdb.DuckDBPyConnection, query: str) -> Path:
-    """Run a DuckDB SELECT and write its result atomically to parquet/<name>/, checked against the contract."""
+    """Run a DuckDB SELECT and write its result atomically to parquet/<name>/, checked against its schema."""
     final, tmp = _prepare(home, name)
     con.execute(f"COPY ({query}) TO '{sql_path(tmp)}' (FORMAT parquet, COMPRESSION zstd)")
     _check_schema(name, tmp)

@@ -62,7 +62,19 @@ def _one_line(error) -> str:
     return " ".join(message.split())
 
 
+def _check_line(evaluation) -> str:
+    figures = ", ".join(
+        f"{k}={v.value:.2%}" if isinstance(v.value, float) else f"{k}={v.value}"
+        for k, v in evaluation.metadata.items()
+    )
+    return f"{evaluation.check_name} on {evaluation.asset_key.to_user_string()} ({figures})"
+
+
 def _failure(result) -> str:
+    evaluations = result.get_asset_check_evaluations()
+    blocking = [e for e in evaluations if not e.passed and e.severity.value == "ERROR"]
+    if blocking:
+        return f"blocking check failed, later assets not built: {_check_line(blocking[0])}"
     for event in result.all_events:
         if event.is_step_failure:
             return f"{event.step_key} failed: {_one_line(event.step_failure_data.error)}"
@@ -107,11 +119,7 @@ def run_pipeline(home: Home, landing: Path | str | None = None, rebuild: bool = 
         meta[key] = event.materialization.metadata
     ingest_meta = meta.get("applications", {})
     report = meta.get("html_report", {}).get("path")
-    warned = [
-        f"{e.asset_key.to_user_string()}.{e.check_name}"
-        for e in result.get_asset_check_evaluations()
-        if not e.passed
-    ]
+    warned = [_check_line(e) for e in result.get_asset_check_evaluations() if not e.passed]
     return RunSummary(
         run_id=result.run_id,
         files_read=_value(ingest_meta, "files_read"),

@@ -84,23 +84,6 @@ FROM walk AS w
 JOIN _chain_hard AS h USING (id)
 WHERE h.kind = 0;
 
--- Back to the contract: the root, and the depth where it can be known.
-CREATE OR REPLACE TEMP TABLE _chain_resolved AS
-SELECT s.token, s.parent_token, s.created_at, s.is_rerun, s.reported_root,
-       coalesce(w.kind, s.kind) AS kind,
-       CASE coalesce(w.kind, s.kind)
-           WHEN 1 THEN coalesce(w.ptr, s.ptr)
-           WHEN 2 THEN coalesce(w.top, s.top, w.ptr, s.ptr)
-       END AS root_token,
-       CASE
-           WHEN coalesce(w.kind, s.kind) = 1 THEN coalesce(w.hops, s.hops)
-           -- the missing token is the root itself: depth is still known (it is depth 0)
-           WHEN coalesce(w.kind, s.kind) = 2 AND coalesce(w.top, s.top, w.ptr, s.ptr) = coalesce(w.ptr, s.ptr)
-               THEN coalesce(w.hops, s.hops)
-       END AS depth
-FROM _chain_start AS s
-LEFT JOIN _chain_walk AS w ON w.token = s.token AND s.kind = 0;
-
 SELECT
     token AS journey_application_token,
     parent_token AS previous_token,
@@ -119,5 +102,21 @@ SELECT
         WHEN is_rerun AND parent_token IS NULL THEN 'unlinked_rerun'
         ELSE 'complete'
     END AS lineage_status
-FROM _chain_resolved
+-- the root, and the depth where it can be known
+FROM (
+    SELECT s.token, s.parent_token, s.created_at, s.is_rerun, s.reported_root,
+           coalesce(w.kind, s.kind) AS kind,
+           CASE coalesce(w.kind, s.kind)
+               WHEN 1 THEN coalesce(w.ptr, s.ptr)
+               WHEN 2 THEN coalesce(w.top, s.top, w.ptr, s.ptr)
+           END AS root_token,
+           CASE
+               WHEN coalesce(w.kind, s.kind) = 1 THEN coalesce(w.hops, s.hops)
+               -- the missing token is the root itself: depth is still known (it is depth 0)
+               WHEN coalesce(w.kind, s.kind) = 2 AND coalesce(w.top, s.top, w.ptr, s.ptr) = coalesce(w.ptr, s.ptr)
+                   THEN coalesce(w.hops, s.hops)
+           END AS depth
+    FROM _chain_start AS s
+    LEFT JOIN _chain_walk AS w ON w.token = s.token AND s.kind = 0
+)
 WINDOW chain AS (PARTITION BY root_token ORDER BY created_at NULLS LAST, token);

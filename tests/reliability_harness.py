@@ -4,7 +4,8 @@ Tables are compared row for row after sorting, through real Parquet files. Colum
 differ between two runs over the same landing folder are normalised here, and only these:
 - the home folder's own path inside strings (quarantine paths) is replaced by `<home>`, and
   `quarantine_path` is cut to start at `quarantine/`;
-- timestamp columns of `ingested_files` (when a file was read is run-specific).
+- in `ingested_files` (the manifest): `status` `read` / `unchanged` (whether this run or an earlier one
+  read the file) both become `ingested`, and any timestamp column is dropped.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import polars as pl
 
 from lineage.warehouse import DATA_FILE, Home
 
-VOLATILE_TIMESTAMPS = ("ingested_files",)
+MANIFEST = "ingested_files"
 TMP_MARK = ".tmp-"
 
 
@@ -151,8 +152,10 @@ def table_frames(home: Home) -> dict[str, pl.DataFrame]:
                 df = df.with_columns(pl.col(col).str.replace(prefix, "<home>", literal=True))
             if col == "quarantine_path":  # a copied home still names the original's quarantine
                 df = df.with_columns(pl.col(col).str.replace(r"^.*?quarantine/", "quarantine/"))
-            if name in VOLATILE_TIMESTAMPS and isinstance(dtype, pl.Datetime):
+            if name == MANIFEST and isinstance(dtype, pl.Datetime):
                 df = df.drop(col)
+            if name == MANIFEST and col == "status":  # `read` this run or `unchanged` since an earlier one
+                df = df.with_columns(pl.col(col).replace(["read", "unchanged"], "ingested"))
         flat = [c for c, t in df.schema.items() if not isinstance(t, (pl.List, pl.Struct, pl.Array))]
         frames[name] = df.sort(flat, nulls_last=True) if flat and df.height else df
     return frames

@@ -6,9 +6,11 @@ so the empty home runs both notebooks in one kernel.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nbformat
+import pyarrow as pa
 import pytest
 from nbclient import NotebookClient
 
@@ -81,29 +83,64 @@ def test_explorer_runs_on_the_demo_home(demo_home: Home, monkeypatch: pytest.Mon
     assert _images(nb) >= 1  # the chain's events on a timeline
 
 
-@pytest.fixture
-def empty_home(home: Home) -> Home:
-    """The whole pipeline after ingest, on an export with nothing in it."""
+def _pipeline_after_ingest(home: Home, tables: dict[str, list[dict]]) -> Home:
+    """Write the ingest tables by hand, then the real chains, reports and warehouse."""
     for name in ("applications", "application_reruns", "events", "rejects"):
-        write_arrow(home, name, SCHEMAS[name].empty_table())
+        schema = SCHEMAS[name]
+        rows = [{c: r.get(c) for c in schema.names} for r in tables.get(name, [])]
+        write_arrow(home, name, pa.Table.from_pylist(rows, schema=schema))
     chains.build_chains(home)
     reports.build_reports(home)
     publish_warehouse(home)
     return home
 
 
-def test_notebooks_run_on_an_empty_home(empty_home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
-    books = [_read(name) for name in NAMES]
-    client = _client(books[0], empty_home, monkeypatch)
-    with client.setup_kernel():
-        for nb in books:
+@pytest.fixture
+def empty_home(home: Home) -> Home:
+    """An export with nothing in it."""
+    return _pipeline_after_ingest(home, {})
+
+
+DEEP = 100
+
+
+@pytest.fixture
+def deep_home(tmp_path: Path) -> Home:
+    """One chain 100 deep (a rerun loop in someone's integration), each rerun made a minute later."""
+    tokens = [f"JA-deep{i:016d}" for i in range(DEEP)]
+    t0 = datetime(2026, 5, 1, tzinfo=UTC)
+    apps = [{"journey_application_token": t, "journey_token": "J-loop", "status": "error",
+             "created_at": t0 + timedelta(minutes=i), "is_rerun": i > 0,
+             "rerun_previous_token": tokens[i - 1] if i else None,
+             "rerun_root_token": tokens[0] if i else None,
+             "rerun_initiated_by": "api" if i else None} for i, t in enumerate(tokens)]
+    events = [{"journey_application_token": tokens[i - 1], "type": "started_rerun_application",
+               "timestamp": t0 + timedelta(minutes=i), "rerun_journey_application_token": t,
+               "source": "snapshot"} for i, t in enumerate(tokens) if i]
+    return _pipeline_after_ingest(Home(tmp_path / "deep").ensure(), {"applications": apps, "events": events})
+
+
+def test_notebooks_run_on_empty_and_deep_homes(
+    empty_home: Home, deep_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = [(empty_home, _read("rerun_overview")), (empty_home, _read("chain_explorer")),
+            (deep_home, _read("chain_explorer"))]
+    client = _client(runs[0][1], empty_home, monkeypatch)
+    with client.setup_kernel():  # one kernel for all three runs; each run points it at its home first
+        for home, nb in runs:
             client.nb = nb
+            home_env = f"import os; os.environ['RERUN_LINEAGE_HOME'] = {str(home.root)!r}"
+            client.execute_cell(nbformat.v4.new_code_cell(home_env), 0)
             for index, cell in enumerate(nb.cells):
                 client.execute_cell(cell, index)
-    overview, explorer = (_text(nb) for nb in books)
-    assert "nothing to plot" in overview
+    overview, explorer, deep = (_text(nb) for _, nb in runs)
+    assert str(empty_home.warehouse) in overview and "nothing to plot" in overview
     assert "no chains in this warehouse" in explorer
-    assert sum(_images(nb) for nb in books) == 0
+    assert sum(_images(nb) for _, nb in runs[:2]) == 0
+    assert str(deep_home.warehouse) in deep
+    assert f"exploring JA-deep{DEEP - 1:016d}" in deep
+    assert f"... and {DEEP - 60:,} more" in deep  # the printed tree is capped
+    assert "the timeline shows 40 of the chain's applications" in deep and _images(runs[2][1]) >= 1
 
 
 def test_helpers_find_the_home_and_open_it_read_only(

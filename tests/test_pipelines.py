@@ -1,4 +1,4 @@
-"""The Dagster code location: what it defines (against a snapshot), the landing sensor, the instance folder."""
+"""The Dagster code location: what it defines (against a snapshot), the landing sensor, the instance."""
 
 import json
 import os
@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from lineage.warehouse import Home
-from pipeline_graph import graph_snapshot
 from pipelines.definitions import defs
 from pipelines.defs import sensors
 from pipelines.defs.resources import LineageResource
@@ -18,6 +17,31 @@ from pipelines.instance import dagster_home, ensure_instance_dir
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 UPDATE_ENV = "RERUN_LINEAGE_UPDATE_SNAPSHOTS"
+
+
+def graph_snapshot(defs: dg.Definitions) -> dict:
+    graph = defs.resolve_asset_graph()
+    assets = {}
+    for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string()):
+        node = graph.get(spec.key)
+        assets[spec.key.to_user_string()] = {
+            "group": spec.group_name,
+            "deps": sorted(d.asset_key.to_user_string() for d in spec.deps),
+            "kinds": sorted(spec.kinds),
+            "pools": sorted(node.pools or ()),
+            "has_description": bool(spec.description),
+        }
+    checks = []
+    for key in graph.asset_check_keys:
+        check = graph.get_check_spec(key)
+        checks.append({"asset": key.asset_key.to_user_string(), "name": key.name, "blocking": check.blocking})
+    return {
+        "assets": assets,
+        "checks": sorted(checks, key=lambda c: (c["asset"], c["name"])),
+        "sensors": sorted(s.name for s in defs.sensors),
+        "schedules": sorted(f"{s.name} {s.cron_schedule} {s.execution_timezone}" for s in defs.schedules),
+        "resources": sorted(defs.resources),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +61,8 @@ def test_definitions_hold_every_contract_table_in_its_group(definitions: dg.Defi
     assert REPORT_TABLES and all(groups[t] == "reports" for t in REPORT_TABLES)
     assert groups["html_report"] == groups["warehouse"] == "reports"
 
-    checks = {(k.asset_key.to_user_string(), k.name) for k in definitions.resolve_asset_graph().asset_check_keys}
+    check_keys = definitions.resolve_asset_graph().asset_check_keys
+    checks = {(k.asset_key.to_user_string(), k.name) for k in check_keys}
     assert ("applications", "applications_token_unique") in checks
     assert ("rerun_chains", "rerun_chains_no_cycles") in checks
     assert ("rejects", "reject_rate_under_threshold") in checks
@@ -62,7 +87,8 @@ def test_warehouse_depends_on_every_other_asset(definitions: dg.Definitions) -> 
 
 
 def _tick(landing: Path, cursor: str | None):
-    context = dg.build_sensor_context(cursor=cursor, resources={"lineage": LineageResource(landing=str(landing))})
+    resources = {"lineage": LineageResource(landing=str(landing))}
+    context = dg.build_sensor_context(cursor=cursor, resources=resources)
     return landing_folder_sensor(context), context.cursor
 
 

@@ -47,9 +47,10 @@ def _snapshot(token: str, status: str, created: int, **extra) -> dict:
 
 def write_landing(landing: Path) -> int:
     """Two files: snapshots of a root that errored and its completed rerun, and a webhook for a third app."""
-    started = {"type": "started_rerun_application", "timestamp": T0 + 3_600_000, "rerun_journey_application_token": RERUN}
+    at = T0 + 3_600_000
+    started = {"type": "started_rerun_application", "timestamp": at, "rerun_journey_application_token": RERUN}
     root = _snapshot(ROOT, "error", T0, _embedded={
-        "reruns": [{"initiated_by": "api", "next_journey_application_token": RERUN, "created_at": T0 + 3_600_000}],
+        "reruns": [{"initiated_by": "api", "next_journey_application_token": RERUN, "created_at": at}],
         "events": [started],
     })
     rerun = _snapshot(RERUN, "completed", T0 + 3_600_000, _embedded={"rerun": {
@@ -198,7 +199,8 @@ def _graphql(port: int, query: str) -> dict:
 
 
 MATERIALIZATIONS = """{ assetOrError(assetKey: {path: ["rerun_chains"]}) { ... on Asset {
-  assetMaterializations(limit: 5) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }"""
+  assetMaterializations(limit: 5) { runId
+    metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }"""
 
 
 def test_demo_runs_show_in_the_dagster_webserver(demo_home: Home) -> None:
@@ -242,10 +244,12 @@ def test_runner_frees_the_pool_slot_of_a_killed_cli_run(home: Home) -> None:
         stuck = dg.DagsterRun(job_name="__ASSET_JOB", run_id="0" * 8 + "-dead-run",
                               status=dg.DagsterRunStatus.STARTED, tags={TRIGGER_TAG: CLI_TRIGGER})
         instance.add_run(stuck)
-        other = dg.DagsterRun(job_name="__ASSET_JOB", run_id="1" * 8 + "-ui-run", status=dg.DagsterRunStatus.STARTED)
+        other = dg.DagsterRun(job_name="__ASSET_JOB", run_id="1" * 8 + "-ui-run",
+                              status=dg.DagsterRunStatus.STARTED)
         instance.add_run(other)
         instance.event_log_storage.claim_concurrency_slot(POOL, stuck.run_id, "ingest")
         assert recover_interrupted_runs(instance) == [stuck.run_id]
         assert instance.get_run_by_id(stuck.run_id).status == dg.DagsterRunStatus.FAILURE
-        assert instance.get_run_by_id(other.run_id).status == dg.DagsterRunStatus.STARTED  # not ours: untouched
+        # a run the CLI did not start (the UI's, the daemon's) is left alone
+        assert instance.get_run_by_id(other.run_id).status == dg.DagsterRunStatus.STARTED
         assert not instance.event_log_storage.get_concurrency_info(POOL).claimed_slots

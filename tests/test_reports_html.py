@@ -10,7 +10,6 @@ import struct
 import matplotlib.image
 import polars as pl
 import pyarrow as pa
-import pytest
 from report_fixture import APPS, write_applications, write_export
 
 from lineage import contract, reports
@@ -138,9 +137,9 @@ def test_report_with_no_reruns(home: Home) -> None:
     assert pl.read_parquet(home.table_path("report_reruns_by_initiator")).is_empty()
 
 
-@pytest.mark.parametrize("depth", [45])
-def test_deep_chain_draws_capped_bars(home: Home, depth: int) -> None:
+def test_deep_chain_draws_capped_bars(home: Home) -> None:
     """A rerun loop (one chain dozens deep) still gives a readable chart of the same size."""
+    depth = 45
     import datetime as dt
 
     apps = [

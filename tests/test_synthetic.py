@@ -258,6 +258,16 @@ def test_realistic_gaps(generated):
             e.get("rerun_journey_application_token") == w["journey_application_token"]
             for e in win[truth[w["journey_application_token"]]["previous_token"]]["_embedded"]["events"]
         )
+    not_listed = [
+        r
+        for r in rows
+        if r["previous_token"]
+        and truth[r["previous_token"]]["in_export"]
+        and r["in_export"]
+        and r["has_rerun_block"]
+        and not r["parent_links_it"]
+    ]
+    assert not_listed, "a rerun its parent does not list (found by its own rerun block)"
     assert max(r["depth"] for r in rows) >= 24, "a deep rerun loop"
     siblings = defaultdict(int)
     for r in rows:

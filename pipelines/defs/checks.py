@@ -1,8 +1,8 @@
 """Asset checks beside the tables they guard. Blocking (ERROR) where a report downstream would be wrong;
 WARN where the data is merely unusual: bad records and odd lineage never stop a run (CONTRACT §2)."""
 
-import duckdb
 import dagster as dg
+import duckdb
 
 from lineage.warehouse import Home, table_sql
 from pipelines.defs.resources import LineageResource
@@ -24,7 +24,9 @@ _TABLES = ("applications", "events", "rerun_chains")
     description="Each journey_application_token appears once: chains and reports key on it.",
 )
 def applications_token_unique(lineage: LineageResource) -> dg.AssetCheckResult:
-    rows, distinct = _one(lineage.get_home(), "SELECT count(*), count(DISTINCT journey_application_token) FROM {applications}")
+    rows, distinct = _one(
+        lineage.get_home(), "SELECT count(*), count(DISTINCT journey_application_token) FROM {applications}"
+    )
     return dg.AssetCheckResult(
         passed=rows == distinct,
         metadata={"rows": rows, "distinct_tokens": distinct, "duplicates": rows - distinct},
@@ -39,8 +41,9 @@ def applications_token_unique(lineage: LineageResource) -> dg.AssetCheckResult:
 def events_reference_known_applications(lineage: LineageResource) -> dg.AssetCheckResult:
     missing, events = _one(
         lineage.get_home(),
-        "SELECT count(DISTINCT e.journey_application_token) FILTER (WHERE a.journey_application_token IS NULL), "
-        "count(*) FROM {events} e LEFT JOIN {applications} a USING (journey_application_token)",
+        "SELECT count(DISTINCT e.journey_application_token) "
+        "FILTER (WHERE a.journey_application_token IS NULL), count(*) "
+        "FROM {events} e LEFT JOIN {applications} a USING (journey_application_token)",
     )
     return dg.AssetCheckResult(
         passed=missing == 0,
@@ -78,7 +81,9 @@ def _status_share(lineage: LineageResource, status: str) -> tuple[int, int]:
 @dg.asset_check(asset="rerun_chains", description="No application sits in a rerun cycle (WARN).")
 def rerun_chains_no_cycles(lineage: LineageResource) -> dg.AssetCheckResult:
     cycles, total = _status_share(lineage, "cycle")
-    return dg.AssetCheckResult(passed=cycles == 0, severity=WARN, metadata={"cycle_rows": cycles, "rows": total})
+    return dg.AssetCheckResult(
+        passed=cycles == 0, severity=WARN, metadata={"cycle_rows": cycles, "rows": total}
+    )
 
 
 def _rate_check(lineage: LineageResource, status: str, threshold: float) -> dg.AssetCheckResult:

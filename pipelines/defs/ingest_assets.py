@@ -10,7 +10,7 @@ from pipelines.defs.resources import LineageResource
 
 INGEST_TABLES = {
     "applications": "One row per application token seen in a snapshot (the latest snapshot wins).",
-    "application_reruns": "Forward rerun links (`_embedded.reruns[]`) of each application's winning snapshot.",
+    "application_reruns": "Forward rerun links (`_embedded.reruns[]`) of each winning snapshot.",
     "events": "One row per distinct event, from snapshots, webhook deliveries and bare events.",
     "rejects": "Records that could not be read: file, record number, reason, quarantine path.",
 }
@@ -48,7 +48,7 @@ def ingest_tables(context: dg.AssetExecutionContext, lineage: LineageResource):
         raise LineageError(f"no such landing folder: {landing}")
     started = time.monotonic()
 
-    def log(message: str) -> None:  # the library's progress: in the run's log, and on the terminal for the CLI
+    def log(message: str) -> None:  # the library's progress: to the run's log, and the CLI's terminal
         context.log.info(message)
         lineage.say(message)
 

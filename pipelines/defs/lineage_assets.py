@@ -13,7 +13,7 @@ KINDS = {"duckdb", "parquet"}
     kinds=KINDS,
     deps=["applications", "application_reruns", "events"],
     pool=POOL,
-    description="One row per (parent, child) rerun link, with the evidence that found it (sql/rerun_edges.sql).",
+    description="One row per (parent, child) rerun link and the evidence for it (sql/rerun_edges.sql).",
 )
 def rerun_edges(lineage: LineageResource) -> dg.MaterializeResult:
     from lineage.chains import build_rerun_edges
@@ -29,7 +29,7 @@ def rerun_edges(lineage: LineageResource) -> dg.MaterializeResult:
     kinds=KINDS,
     deps=["rerun_edges", "applications"],
     pool=POOL,
-    description="One row per application: parent, root, depth, attempt and lineage_status (sql/rerun_chains.sql).",
+    description="Per application: parent, root, depth, attempt, lineage_status (sql/rerun_chains.sql).",
 )
 def rerun_chains(lineage: LineageResource) -> dg.MaterializeResult:
     from lineage.chains import build_rerun_chains
@@ -37,7 +37,8 @@ def rerun_chains(lineage: LineageResource) -> dg.MaterializeResult:
     home = lineage.get_home()
     rows = build_rerun_chains(home)
     lineage.say(f"rerun_chains: {rows:,} rows")
-    return dg.MaterializeResult(metadata={**table_metadata(home, "rerun_chains"), **numbers(status_rates(home))})
+    rates = numbers(status_rates(home))  # cycle_rate, broken_chain_rate, ...: plotted across runs
+    return dg.MaterializeResult(metadata={**table_metadata(home, "rerun_chains"), **rates})
 
 
 @dg.asset(
@@ -45,7 +46,7 @@ def rerun_chains(lineage: LineageResource) -> dg.MaterializeResult:
     kinds=KINDS,
     deps=["rerun_chains", "applications"],
     pool=POOL,
-    description="One row per chain root: size, depth, final status and outcome, recovered (sql/chain_summary.sql).",
+    description="Per chain root: size, depth, final status/outcome, recovered (sql/chain_summary.sql).",
 )
 def chain_summary(lineage: LineageResource) -> dg.MaterializeResult:
     from lineage.chains import build_chain_summary

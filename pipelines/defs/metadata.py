@@ -13,7 +13,9 @@ PREVIEW_ROWS = 5
 
 # Token and status columns only: the tables hold no personal data, and a preview should stay narrow.
 PREVIEW_COLUMNS: dict[str, tuple[str, ...]] = {
-    "applications": ("journey_application_token", "status", "complete_outcome", "is_rerun", "rerun_previous_token"),
+    "applications": (
+        "journey_application_token", "status", "complete_outcome", "is_rerun", "rerun_previous_token"
+    ),
     "application_reruns": ("journey_application_token", "next_journey_application_token", "initiated_by"),
     "events": ("journey_application_token", "type", "timestamp", "rerun_journey_application_token", "source"),
     "rejects": ("source_file", "record_number"),

@@ -23,7 +23,9 @@ class LineageResource(dg.ConfigurableResource):
         return resolve_home(self.home or None).ensure()
 
     def landing_path(self) -> Path:
-        return Path(self.landing).expanduser().resolve() if self.landing else resolve_home(self.home or None).landing
+        if self.landing:
+            return Path(self.landing).expanduser().resolve()
+        return resolve_home(self.home or None).landing
 
     def say(self, message: str) -> None:
         if self.echo:
