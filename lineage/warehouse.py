@@ -193,6 +193,10 @@ def publish_warehouse(home: Home) -> Path:
     """
     home.ensure()
     final = home.warehouse
+    # A run killed while building the file left its temporary copy; runs are serialised, so it is stale.
+    for leftover in final.parent.glob(f".{final.name}.tmp-*"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
     tmp = _tmp_path(final)
     con = duckdb.connect()
     try:
