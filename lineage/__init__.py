@@ -19,7 +19,9 @@ _EXPORTS = {
     "chain_of": "lineage.chains",
     "format_chain": "lineage.chains",
     "build_reports": "lineage.reports",
+    "build_html_report": "lineage.reports",
     "headline": "lineage.reports",
+    "headline_text": "lineage.reports",
     "open_warehouse": "lineage.notebook",
 }
 
