@@ -3,7 +3,8 @@
 Export files are parsed by DuckDB, in batches, into staged parts keyed by each file's content hash and
 kind (lineage.ingest_stage); a file already ingested with the same content is not read again. The tables
 are then derived from the staged parts of exactly the files present now (lineage.ingest_tables), so a run
-always equals a full rebuild: a changed file's old rows and a removed file's rows are gone. Also writes
+always equals a full rebuild: a changed file's old rows and a removed file's rows are gone. When the files
+are exactly those of the last complete run, the tables are kept as they are. Also writes
 `ingested_files`, the manifest. Does not publish the warehouse (the pipeline does).
 """
 
@@ -18,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from lineage import ingest_files as files_
 from lineage.errors import LineageError
 from lineage.ingest_parse import prepare
 from lineage.ingest_stage import stage_batches
-from lineage.ingest_tables import write_tables
+from lineage.ingest_tables import TABLES, write_tables
 from lineage.warehouse import Home
 
 MEMORY_LIMIT_ENV = "RERUN_LINEAGE_MEMORY_LIMIT"
@@ -103,7 +106,9 @@ def _ingest(home: Home, landing: Path, rebuild: bool, say: Callable[[str], None]
                 _add(result, lf, counts)
         result.files_read = sum(1 for r in rows if r["status"] == "read")
         result.files_unchanged = len(rows) - result.files_read
-        table_counts = write_tables(con, home, present, _empty_part(con, home))
+        table_counts = None if fresh or rebuild else _unchanged_tables(home, manifest, present)
+        if table_counts is None:
+            table_counts = write_tables(con, home, present, _empty_part(con, home))
     finally:
         con.close()
     rows += [_skipped_row(rel, reason) for rel, reason in result.files_skipped]
@@ -134,6 +139,24 @@ def _plan(found, manifest, index, result):
             queued.add(key)
             todo.append((lf, key))
     return keys, todo
+
+
+def _unchanged_tables(home: Home, manifest: dict[str, dict], present) -> dict[str, int] | None:
+    """Row counts of the tables when the files are exactly those of the last complete run, else None.
+
+    Saves rebuilding the tables when nothing changed. The tables must be that run's: written before its
+    manifest (a run killed after writing some tables left them newer than the manifest)."""
+    if {(rel, key.partition("-")[0]) for rel, key, _ in present} != \
+            {(rel, row["sha256"]) for rel, row in manifest.items()}:
+        return None
+    try:
+        written = home.table_path(files_.MANIFEST_TABLE).stat().st_mtime_ns
+        paths = {name: home.table_path(name) for name in TABLES}
+        if any(path.stat().st_mtime_ns > written for path in paths.values()):
+            return None
+        return {name: pq.ParquetFile(path).metadata.num_rows for name, path in paths.items()}
+    except (OSError, pa.ArrowException):
+        return None
 
 
 def _add(result: IngestResult, lf, counts: dict[str, int]) -> None:
@@ -184,8 +207,6 @@ def _prepare_dirs(home: Home) -> None:
 
 def _empty_part(con, home: Home) -> Path:
     """A staged folder with no rows: gives the table SQL its columns when nothing else is staged."""
-    import pyarrow.parquet as pq
-
     from lineage.ingest_parse import parse_to_parquet
     from lineage.ingest_stage import REJECTS_SCHEMA
 

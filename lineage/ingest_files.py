@@ -85,7 +85,10 @@ def discover(landing: Path) -> tuple[list[LandingFile], list[tuple[str, str]]]:
     Symbolic links are never followed (a link may lead outside the landing folder or into a loop)."""
     found: list[LandingFile] = []
     skipped: list[tuple[str, str]] = []
-    for dirpath, dirnames, filenames in os.walk(landing, followlinks=False, onerror=None):
+    def unreadable(exc: OSError) -> None:  # a folder that cannot be listed is listed as skipped
+        skipped.append((_rel(Path(exc.filename), landing) + "/", f"cannot be read: {exc.strerror}"))
+
+    for dirpath, dirnames, filenames in os.walk(landing, followlinks=False, onerror=unreadable):
         base = Path(dirpath)
         for d in list(dirnames):
             if (base / d).is_symlink():

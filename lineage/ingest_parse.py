@@ -48,7 +48,8 @@ READ_COLUMNS: dict[str, str] = {
     **_TOP,
     "data": _struct({"journey_application_token": "JSON", **_EVENT}),
     "_embedded": _struct({
-        "journey": _struct(_text("journey_token", "journey_name", "name", "journey_version_num", "version_num")),
+        "journey": _struct(_text("journey_token", "journey_name", "name", "journey_version_num",
+                                 "version_num")),
         "rerun": _struct(_text("initiated_by", "previous_journey_application_token",
                                "root_journey_application_token", "root_external_group_id")),
         "reruns": _struct({"initiated_by": "VARCHAR", "next_journey_application_token": "VARCHAR",
@@ -97,7 +98,8 @@ def parse_to_parquet(con: duckdb.DuckDBPyConnection, files: dict[Path, str], fmt
     }))
     try:
         for max_object in MAX_OBJECT_BYTES:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW raw_records AS {read_sql(list(files), fmt, max_object)}")
+            view = read_sql(list(files), fmt, max_object)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW raw_records AS {view}")
             try:
                 con.execute(f"COPY ({load_sql('ingest_records')}) TO '{sql_path(out)}' (FORMAT parquet)")
                 return

@@ -23,6 +23,8 @@ from lineage.ingest_parse import parse_to_parquet
 from lineage.warehouse import Home, sql_path
 
 GZIP_CAP_ENV = "RERUN_LINEAGE_MAX_DECOMPRESSED_BYTES"
+DEFAULT_GZIP_CAP = 16 << 30  # per file; `0` turns the cap off
+DEFLATE_MAX_RATIO = 1032  # deflate never expands more than this: smaller files need no check
 BATCH_BYTES = 256 << 20
 BATCH_FILES = 2000
 REJECTS_SCHEMA = pa.schema([
@@ -123,10 +125,17 @@ def _source(lf: LandingFile, key: str, work: Path, i: int) -> _Source:
     link = work / f"f{i:06d}{lf.suffix}"
     os.symlink(lf.path, link)
     src = _Source(lf, key, link, lf.is_json, lf.gz, [])
-    cap = os.environ.get(GZIP_CAP_ENV, "")
-    if lf.gz and cap.isdigit() and rj.decompressed_size_exceeds(lf.path, int(cap)):
-        src.whole_file_errors.append(f"decompresses to more than {int(cap):,} bytes (the cap)")
+    cap = gzip_cap()
+    if lf.gz and cap and lf.size * DEFLATE_MAX_RATIO > cap and rj.decompressed_size_exceeds(lf.path, cap):
+        src.whole_file_errors.append(f"decompresses to more than {cap:,} bytes (the cap)")
     return src
+
+
+def gzip_cap() -> int:
+    """Bytes a gzip may expand to ($RERUN_LINEAGE_MAX_DECOMPRESSED_BYTES, default 16 GiB; 0 = no cap).
+    A decompression bomb is stopped there and the whole file is one reject row."""
+    value = os.environ.get(GZIP_CAP_ENV, "").strip()
+    return int(value) if value.isdigit() else DEFAULT_GZIP_CAP
 
 
 def _format(src: _Source) -> str | None:
@@ -141,10 +150,7 @@ def _slow(con, home: Home, src: _Source, work: Path, tmp: Path) -> None:
     """Rewrite the file as one complete record per line, then parse the rewrite. A compressed file
     that breaks off keeps the records complete before the break; the break is a reject row."""
     copy = work / f"{src.read_path.stem}.rewrite.ndjson"
-    if src.lf.is_json:
-        broke = _rewrite_json(src, copy)
-    else:
-        broke = _rewrite_lines(src, copy)
+    broke = _rewrite_json(src, copy) if src.lf.is_json else _rewrite_lines(src, copy)
     src.read_path, src.is_json, src.gz = copy, False, False
     if copy.stat().st_size:
         try:
@@ -209,7 +215,8 @@ def _finish(con, home: Home, sources: list[_Source], tmp: Path) -> dict[str, dic
         rows += _record_rejects(home, src, wanted.get(src.key, {}), qdir)
         k = kinds.get(src.key, {})
         counts[src.key] = {
-            "snapshots": k.get("snapshot", 0), "webhooks": k.get("webhook", 0), "bare_events": k.get("event", 0),
+            "snapshots": k.get("snapshot", 0), "webhooks": k.get("webhook", 0),
+            "bare_events": k.get("event", 0),
             "rejects": len(src.whole_file_errors) + k.get("reject", 0),
         }
     pq.write_table(pa.Table.from_pylist(rows, schema=REJECTS_SCHEMA), tmp / "rejects.parquet")

@@ -33,8 +33,10 @@ class RunSummary:
         return [a for a in self.assets if a not in NOT_TABLES]
 
     def summary(self) -> str:
+        from pipelines.defs.ingest_assets import files_note  # Dagster is loaded by now
+
         lines = [
-            f"files read: {self.files_read:,}, unchanged (not read again): {self.files_unchanged:,}",
+            files_note(self.files_read, self.files_unchanged),
             f"tables written: {len(self.tables)}; assets materialized: {len(self.assets)}",
         ]
         if self.report:

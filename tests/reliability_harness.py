@@ -11,8 +11,10 @@ differ between two runs over the same landing folder are normalised here, and on
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,9 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import filelock
+import nasty_files as nf
 import polars as pl
+import pytest
 
-from lineage.warehouse import DATA_FILE, Home
+from lineage.warehouse import DATA_FILE, Home, publish_warehouse
 
 MANIFEST = "ingested_files"
 TMP_MARK = ".tmp-"
@@ -77,6 +82,7 @@ class Killed:
     at_s: float
     returncode: int | None
     stderr: list[tuple[float, str]] = field(default_factory=list)
+    stdout: list[str] = field(default_factory=list)
 
     def text(self) -> str:
         return "\n".join(line for _, line in self.stderr)
@@ -114,8 +120,9 @@ def run_timed(home: Home, *args: str, trigger: Trigger | None = None, cmd: list[
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )
     lines: list[tuple[float, str]] = []
+    out: list[tuple[float, str]] = []
     readers = [threading.Thread(target=_drain, args=(s, sink, t0), daemon=True)
-               for s, sink in ((proc.stderr, lines), (proc.stdout, []))]
+               for s, sink in ((proc.stderr, lines), (proc.stdout, out))]
     for r in readers:
         r.start()
     armed: float | None = None
@@ -135,7 +142,8 @@ def run_timed(home: Home, *args: str, trigger: Trigger | None = None, cmd: list[
         _kill_group(proc)
     for r in readers:
         r.join(timeout=5)
-    return Killed(fired=fired, at_s=time.monotonic() - t0, returncode=proc.returncode, stderr=lines)
+    return Killed(fired=fired, at_s=time.monotonic() - t0, returncode=proc.returncode, stderr=lines,
+                  stdout=[text for _, text in out])
 
 
 # ---------------------------------------------------------------- table comparison
@@ -213,3 +221,73 @@ def assert_readable_state(home: Home) -> None:
                 con.execute(f'SELECT count(*) FROM "{view}"').fetchone()
         finally:
             con.close()
+
+
+# ---------------------------------------------------------------- one clean run shared by the modules
+
+SHARED_APPLICATIONS = 60  # small: every Dagster run costs ~10 s of CPU whatever the export's size
+CANARY_FILE = "canary/people.ndjson"
+# Personal data planted in good and bad records (the personal-data scan looks for these).
+CANARIES = ("Zorblaxine", "Quimbyfrost", "canary.person@leak.test", "078-05-1120", "+1-555-010-9999",
+            "77 Canary Wharf Lane", "1931-02-29")
+
+
+def canary_records() -> list[bytes]:
+    """Entity payloads, child_entities, application_meta and webhook entities holding CANARIES, plus a
+    reject whose error could quote one and a line that is not JSON."""
+    person = {"entity_token": "P-canary", "name_first": CANARIES[0], "name_last": CANARIES[1],
+              "birth_date": CANARIES[6], "document_ssn": CANARIES[3], "email_address": CANARIES[2],
+              "phone_number": CANARIES[4], "address_line_1": CANARIES[5]}
+    meta = {"applicant_full_name": f"{CANARIES[0]} {CANARIES[1]}", "notes": f"call {CANARIES[4]}"}
+    good = nf.snapshot(nf.token(9001), application_meta=meta)
+    good["_embedded"]["child_entities"] = [person]
+    good["_embedded"]["entity_applications"] = [{"entity_application_token": "EA-canary",
+                                                 "entity_token": "P-canary", "status": "completed",
+                                                 "data": person}]
+    good["_embedded"]["events"][0]["entity"] = person  # an event carrying an entity payload
+    wrong_type = nf.snapshot(nf.token(9002), created=0, application_meta={"email": CANARIES[2]})
+    wrong_type["created_at"] = f"{CANARIES[0]} {CANARIES[3]}"  # a reject whose error could quote the value
+    webhook = {"request_token": "R-canary", "timestamp": nf.BASE_MS, "type": "t", "description": CANARIES[1],
+               "data": {"journey_application_token": nf.token(9003), "type": "entity_updated",
+                        "timestamp": nf.BASE_MS, "entity": person}}
+    not_json = f'{{"journey_application_token": "{nf.token(9004)}", "name_first": "{CANARIES[0]}", '.encode()
+    return [nf.line(good), nf.line(wrong_type), nf.line(webhook), not_json + b"\n"]
+
+
+@dataclass
+class CleanRun:
+    landing: Path
+    home: Home  # never changed by a test: copy it first (copy_home)
+    frames: dict[str, pl.DataFrame]
+    timeline: Killed  # its stderr lines with times place the crash kill points
+
+
+def shared_clean_run(factory: pytest.TempPathFactory) -> CleanRun:
+    """A generated export (plus the canary file) and a clean `rerun-lineage run` over it, made once per
+    test session (shared by the xdist workers through a file lock) and reused by the crash, concurrency,
+    repeats and personal-data modules."""
+    root = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, above the per-worker ones
+    base = root / "reliability-shared"
+    landing, home, saved = base / "landing", Home(base / "home"), base / "timeline.json"
+    with filelock.FileLock(str(root / "reliability-shared.lock")):
+        if not saved.exists():
+            from lineage import synthetic
+
+            shutil.rmtree(base, ignore_errors=True)
+            synthetic.generate(landing, SHARED_APPLICATIONS, seed=31, bad_fraction=0.03, progress=False)
+            nf.write_lines(landing / CANARY_FILE, *canary_records())
+            done = run_timed(home, "run", "--landing", str(landing))
+            assert done.returncode == 0, f"clean run failed:\n{done.text()}"
+            saved.write_text(json.dumps({"at_s": done.at_s, "stderr": done.stderr, "stdout": done.stdout}))
+    timeline = json.loads(saved.read_text())
+    killed = Killed(False, timeline["at_s"], 0, [tuple(x) for x in timeline["stderr"]], timeline["stdout"])
+    return CleanRun(landing, home, table_frames(home), killed)
+
+
+def copy_home(src: Home, dest: Home) -> Home:
+    """A finished home to change: a copy whose warehouse views point at its own Parquet."""
+    shutil.copytree(src.root, dest.root, symlinks=True)
+    publish_warehouse(dest)
+    return dest

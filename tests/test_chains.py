@@ -122,6 +122,21 @@ def test_evidence_lists_every_source_that_agrees(home):
     assert edges(home) == {"A": ("R", ["child_link", "parent_link", "event"], "api", at(1))}
 
 
+def test_event_is_evidence_only_where_the_event_rule_alone_picks_that_parent(home):
+    # C's events sit on R and A (both carriers): the event rule alone picks A, created last.
+    apps = [app("R", 0), app("A", 1, "R", "R"), app("C", 2, "A", "R")]
+    load(home, apps, events=[started("R", "C", 2), started("A", "C", 2)])
+    assert edges(home)["C"] == ("A", ["child_link", "event"], None, at(2))
+    # Only the root carries D's event (A's copy lost): the event rule alone would say R, not D's parent A.
+    load(home, [*apps, app("D", 3, "A", "R")], events=[started("R", "D", 3)])
+    assert edges(home)["D"] == ("A", ["child_link"], None, at(3))
+
+
+def test_child_created_at_of_a_child_outside_the_export_falls_back_to_the_event_time(home):
+    load(home, [app("R", 0)], events=[started("R", "GONE", 7)])
+    assert edges(home) == {"GONE": ("R", ["event"], None, at(7))}
+
+
 def test_initiated_by_falls_back_to_the_parents_reruns_entry(home):
     apps = [app("R", 0), app("A", 1, "R", "R")]
     load(home, apps, reruns=[link("R", "A", 1, "dashboard")])
@@ -159,6 +174,14 @@ def test_ties_in_created_at_are_ordered_by_token(home):
     got = chains(home)
     assert (got["A"][3], got["B"][3]) == (2, 3)
     assert (got["A"][6], got["B"][6]) == (False, True)
+
+
+def test_an_application_without_created_at_is_attempted_last(home):
+    load(home, [app("R", 0), app("A", None, "R", "R"), app("B", 9, "R", "R")])
+    got = chains(home)
+    assert [got[t][3:7] for t in ("R", "B", "A")] == [
+        (1, 3, True, False), (2, 3, False, False), (3, 3, False, True)
+    ]
 
 
 def test_a_lone_application_is_its_own_complete_chain(home):
@@ -231,7 +254,7 @@ def test_two_cycle_and_the_chain_hanging_under_it(home):
     cycle = (None, None, None, None, False, None, "cycle")
     assert {t: got[t][1:] for t in ("U", "V", "W", "W2")} == dict.fromkeys(("U", "V", "W", "W2"), cycle)
     assert got["OK"] == (None, "OK", 0, 1, 1, True, True, "complete")
-    assert "cycle" not in set(table(home, "chain_summary")["root_token"].to_list())
+    assert table(home, "chain_summary")["root_token"].to_list() == ["OK"]  # no row for a cycle
 
 
 def test_deep_chain(home):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
 import zlib
 from pathlib import Path
 
@@ -68,7 +69,8 @@ def test_files_are_found_recursively_and_others_listed_as_skipped(home: Home) ->
     write(home, "notes.txt", raw=b"not an export\n")
     write(home, "g.ndjson.bak", snap("JA-g"))
     result = quiet(home)
-    assert sorted((a["journey_application_token"], a["source_file"]) for a in table(home, "applications")) == [
+    got = sorted((a["journey_application_token"], a["source_file"]) for a in table(home, "applications"))
+    assert got == [
         ("JA-a", "a.ndjson"), ("JA-b", "deep/er/b.jsonl"), ("JA-c", "c.json"), ("JA-d", "d/d.ndjson.gz"),
         ("JA-e", "e.json.gz"), ("JA-f", "f.jsonl.gz")]
     assert [p for p, _ in result.files_skipped] == ["g.ndjson.bak", "notes.txt"]
@@ -78,9 +80,23 @@ def test_files_are_found_recursively_and_others_listed_as_skipped(home: Home) ->
     assert manifest["notes.txt"] == "skipped" and manifest["a.ndjson"] == "read"
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder")
+def test_a_folder_that_cannot_be_listed_is_listed_as_skipped(home: Home) -> None:
+    write(home, "ok.ndjson", snap("JA-ok"))
+    write(home, "locked/x.ndjson", snap("JA-x"))
+    (home.landing / "locked").chmod(0)
+    try:
+        result = quiet(home)
+    finally:
+        (home.landing / "locked").chmod(0o755)
+    assert [a["journey_application_token"] for a in table(home, "applications")] == ["JA-ok"]
+    assert result.files_skipped == [("locked/", "cannot be read: Permission denied")]
+
+
 def test_json_file_holds_one_record_or_an_array(home: Home) -> None:
     write(home, "one.json", raw=json.dumps(snap("JA-one"), indent=2).encode())
-    write(home, "many.json", raw=json.dumps([snap("JA-m1"), snap("JA-m2"), "oops", snap("JA-m3")], indent=1).encode())
+    many = [snap("JA-m1"), snap("JA-m2"), "oops", snap("JA-m3")]
+    write(home, "many.json", raw=json.dumps(many, indent=1).encode())
     quiet(home)
     assert sorted(a["journey_application_token"] for a in table(home, "applications")) == [
         "JA-m1", "JA-m2", "JA-m3", "JA-one"]
@@ -182,13 +198,15 @@ def test_winner_is_latest_update_then_more_events_then_later_file_then_later_rec
     ev = {"type": "x", "timestamp": T0}
     write(home, "1.ndjson",
           snap("JA-upd", updated_at=T0 + 5, status="newest"), snap("JA-ev", status="few"),
-          snap("JA-file", status="earlier file"), snap("JA-rec", status="first"), snap("JA-rec", status="second"))
+          snap("JA-file", status="earlier file"), snap("JA-rec", status="first"),
+          snap("JA-rec", status="second"))
     write(home, "2.ndjson",
           snap("JA-upd", updated_at=T0 + 1, status="older"),
           snap("JA-ev", status="more events", _embedded={"events": [ev, {**ev, "type": "y"}]}),
           snap("JA-file", status="later file"))
     quiet(home)
-    status = {a["journey_application_token"]: (a["status"], a["source_file"]) for a in table(home, "applications")}
+    status = {a["journey_application_token"]: (a["status"], a["source_file"])
+              for a in table(home, "applications")}
     assert status == {"JA-upd": ("newest", "1.ndjson"), "JA-ev": ("more events", "2.ndjson"),
                       "JA-file": ("later file", "2.ndjson"), "JA-rec": ("second", "1.ndjson")}
 
@@ -196,7 +214,8 @@ def test_winner_is_latest_update_then_more_events_then_later_file_then_later_rec
 def test_application_reruns_come_from_the_winning_snapshot_only(home: Home) -> None:
     link = {"initiated_by": "dashboard", "next_journey_application_token": "JA-new", "created_at": T0 + 9}
     write(home, "a.ndjson",
-          snap("JA-1", updated_at=T0, _embedded={"reruns": [{**link, "next_journey_application_token": "JA-old"}]}),
+          snap("JA-1", updated_at=T0,
+               _embedded={"reruns": [{**link, "next_journey_application_token": "JA-old"}]}),
           snap("JA-1", updated_at=T0 + 1, _embedded={"reruns": [link, {"initiated_by": "api"}]}))
     quiet(home)
     assert table(home, "application_reruns") == [{
@@ -231,8 +250,9 @@ def test_events_union_every_source_with_null_safe_identity(home: Home) -> None:
     assert table(home, "events") == [
         {**base, "journey_application_event_token": "JAE-c", "journey_application_token": "JA-1",
          "type": "application_created", "timestamp": ts(), "source": "snapshot"},
-        {**base, "journey_application_token": "JA-1", "type": "started_rerun_application", "timestamp": ts(10),
-         "outcome": "from snapshot", "rerun_journey_application_token": "JA-2", "source": "snapshot"},
+        {**base, "journey_application_token": "JA-1", "type": "started_rerun_application",
+         "timestamp": ts(10), "outcome": "from snapshot", "rerun_journey_application_token": "JA-2",
+         "source": "snapshot"},
         {**base, "journey_application_event_token": "JAE-s", "journey_application_token": "JA-8",
          "type": "solo", "timestamp": ts(30), "entity_token": "P-1", "source": "event"},
         {**base, "journey_application_token": "JA-9", "type": "node_done", "timestamp": ts(12),
@@ -281,3 +301,99 @@ def test_empty_landing_folder_writes_empty_tables_with_their_columns(home: Home)
     for name in ("applications", "application_reruns", "events", "rejects"):
         assert pq.read_table(home.table_path(name)).num_rows == 0
     assert (result.files_seen, result.applications) == (0, 0)
+
+
+def test_record_kind_is_told_by_its_shape(home: Home) -> None:
+    write(home, "shapes.ndjson",
+          {"journey_application_token": "JA-emb", "_embedded": {}},  # 1 snapshot: token + _embedded
+          {"journey_application_token": "JA-st", "status": "running"},  # 2 snapshot: token + status
+          # 3 a status makes it a snapshot even with type and timestamp (its event fields are not an event)
+          {"journey_application_token": "JA-both", "status": "error", "type": "t", "timestamp": T0},
+          {"journey_application_token": "JA-ev", "type": "t", "timestamp": T0},  # 4 bare event
+          {"journey_application_token": "JA-no", "type": "t"},  # 5 no timestamp, no status: nothing
+          {"data": {"journey_application_token": "JA-wh", "type": "t", "timestamp": T0}})  # 6 webhook
+    result = quiet(home)
+    assert [(a["journey_application_token"], a["status"]) for a in table(home, "applications")] == [
+        ("JA-both", "error"), ("JA-emb", None), ("JA-st", "running")]
+    assert [(e["journey_application_token"], e["source"]) for e in table(home, "events")] == [
+        ("JA-ev", "event"), ("JA-wh", "webhook")]
+    assert rejects(home) == [("shapes.ndjson", 5, "unrecognised record: not an application snapshot, "
+                                                  "webhook delivery or event")]
+    assert (result.snapshots, result.bare_events, result.webhooks, result.rejects) == (3, 1, 1, 1)
+
+
+def test_unknown_statuses_event_types_and_keys_are_kept_or_ignored(home: Home) -> None:
+    write(home, "open.ndjson", snap("JA-1", status="on_hold_kyc", complete_outcome="Approved-ish",
+                                    brand_new_key=[1, {"x": None}],
+                                    _embedded={"novel": {"a": 1}, "events": [
+                                        {"type": "quantum_review", "timestamp": T0, "extra": True}]}))
+    quiet(home)
+    [app] = table(home, "applications")
+    assert (app["status"], app["complete_outcome"]) == ("on_hold_kyc", "Approved-ish")
+    assert [(e["type"], e["timestamp"]) for e in table(home, "events")] == [("quantum_review", ts())]
+    assert rejects(home) == []
+
+
+@pytest.mark.parametrize("flag", ["is_shadow_app", "is_shadow_application", "is_part_of_shadow_test"])
+def test_any_shadow_flag_makes_is_shadow(home: Home, flag: str) -> None:
+    write(home, "s.ndjson", snap("JA-yes", **{flag: True}), snap("JA-no", **{flag: False}))
+    quiet(home)
+    assert [(a["journey_application_token"], a["is_shadow"]) for a in table(home, "applications")] == [
+        ("JA-no", False), ("JA-yes", True)]
+
+
+def test_event_identity_tells_entity_and_rerun_tokens_apart(home: Home) -> None:
+    base = {"journey_application_token": "JA-1", "type": "t", "timestamp": T0}
+    write(home, "e.ndjson", base, {**base, "entity_application_token": "EA-1"},
+          {**base, "entity_application_token": "EA-2"}, {**base, "rerun_journey_application_token": "JA-2"},
+          {**base, "entity_application_token": "EA-1", "outcome": "a retry, same identity"},
+          {**base, "timestamp": T0 + 1}, {**base, "type": "u"})
+    quiet(home)
+    assert [(e["type"], e["timestamp"], e["entity_application_token"], e["rerun_journey_application_token"],
+             e["outcome"]) for e in table(home, "events")] == [
+        ("t", ts(), "EA-1", None, None), ("t", ts(), "EA-2", None, None), ("t", ts(), None, "JA-2", None),
+        ("t", ts(), None, None, None), ("u", ts(), None, None, None), ("t", ts(1), None, None, None)]
+
+
+def test_gzipped_json_array_that_breaks_off_keeps_the_complete_items(home: Home) -> None:
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    out = comp.compress(b"[") + comp.flush(zlib.Z_FULL_FLUSH)
+    for i, tok in enumerate(("JA-1", "JA-2", "JA-3")):
+        out += comp.compress((b"," if i else b"") + json.dumps(snap(tok)).encode())
+        out += comp.flush(zlib.Z_FULL_FLUSH)
+        if tok == "JA-2":
+            cut = len(out) + 10  # within the third item
+    write(home, "cut.json.gz", raw=out[:cut])
+    result = quiet(home)
+    assert [a["journey_application_token"] for a in table(home, "applications")] == ["JA-1", "JA-2"]
+    [row] = table(home, "rejects")
+    assert (row["source_file"], row["record_number"]) == ("cut.json.gz", None)
+    assert "breaks off" in row["error"]
+    assert Path(row["quarantine_path"]).read_bytes() == out[:cut]
+    assert (result.snapshots, result.rejects) == (2, 1)
+
+
+def test_rejects_in_a_gzipped_line_file_name_their_line_and_keep_the_raw_record(home: Home) -> None:
+    bad_utf8 = b'{"journey_application_token": "JA-u", "status": "\xff"}'
+    at = bad_utf8.index(b"\xff") + 1  # the error names the first bad byte, 1-based
+    write(home, "x.ndjson.gz", snap("JA-1"), b"", b"{cut", snap("JA-2"), bad_utf8, snap("JA-3"))
+    quiet(home)
+    assert [a["journey_application_token"] for a in table(home, "applications")] == ["JA-1", "JA-2", "JA-3"]
+    got = table(home, "rejects")
+    assert [(r["source_file"], r["record_number"], r["error"]) for r in got] == [
+        ("x.ndjson.gz", 3, "not valid JSON: Expecting property name enclosed in double quotes at column 2"),
+        ("x.ndjson.gz", 5, f"not valid UTF-8 text (byte {at})")]
+    assert [Path(r["quarantine_path"]).read_bytes() for r in got] == [b"{cut", bad_utf8]
+
+
+def test_a_json_file_with_one_bad_value_is_a_reject_at_position_one(home: Home) -> None:
+    write(home, "scalar.json", raw=b"42\n")
+    write(home, "object.json", raw=json.dumps(snap("JA-1", updated_at="late")).encode())
+    write(home, "empty.json", raw=b"")
+    write(home, "empty.ndjson", raw=b"\n\n")  # a line file with no records is simply empty
+    quiet(home)
+    assert table(home, "applications") == []
+    assert rejects(home) == [
+        ("empty.json", None, "the file holds no JSON (it is empty)"),
+        ("object.json", 1, "updated_at is not an integer (epoch ms) but a string"),
+        ("scalar.json", 1, "not a JSON object but a number")]

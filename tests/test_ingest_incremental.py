@@ -46,12 +46,14 @@ def snapshot_tables(home: Home) -> dict[str, list]:
 
 
 def tokens(home: Home) -> list[str]:
-    return sorted(r["journey_application_token"] for r in pq.read_table(home.table_path("applications")).to_pylist())
+    rows = pq.read_table(home.table_path("applications")).to_pylist()
+    return sorted(r["journey_application_token"] for r in rows)
 
 
 def landing_set(home: Home) -> None:
     write(home, "a.ndjson", snap("JA-a1"), snap("JA-a2"), "{not json")
-    write(home, "b/b.ndjson", snap("JA-b1"), {"journey_application_token": "JA-b1", "type": "t", "timestamp": T0})
+    write(home, "b/b.ndjson", snap("JA-b1"),
+          {"journey_application_token": "JA-b1", "type": "t", "timestamp": T0})
 
 
 def test_second_run_reads_nothing_and_changes_nothing(home: Home) -> None:
@@ -62,8 +64,24 @@ def test_second_run_reads_nothing_and_changes_nothing(home: Home) -> None:
     assert (first.files_read, second.files_read, second.files_unchanged) == (2, 0, 2)
     assert (second.records, second.rejects, second.bytes_read) == (0, 0, 0)
     assert snapshot_tables(home) == before
-    statuses = {r["source_file"]: r["status"] for r in pq.read_table(home.table_path("ingested_files")).to_pylist()}
+    manifest = pq.read_table(home.table_path("ingested_files")).to_pylist()
+    statuses = {r["source_file"]: r["status"] for r in manifest}
     assert statuses == {"a.ndjson": "unchanged", "b/b.ndjson": "unchanged"}
+
+
+def test_unchanged_landing_keeps_the_tables_unless_a_killed_run_left_them_newer(home: Home) -> None:
+    landing_set(home)
+    first = quiet(home)
+    before = snapshot_tables(home)
+    mtimes = {name: home.table_path(name).stat().st_mtime_ns for name in TABLES}
+    second = quiet(home)
+    assert {name: home.table_path(name).stat().st_mtime_ns for name in TABLES} == mtimes  # not rewritten
+    assert (second.applications, second.events) == (first.applications, first.events) == (3, 4)
+    # as if a run had been killed after writing one table and before its manifest: the tables are rebuilt
+    apps = home.table_path("applications")
+    pq.write_table(pq.read_table(apps).slice(0, 0), apps)
+    quiet(home)
+    assert snapshot_tables(home) == before
 
 
 def test_changed_file_is_read_again_and_its_old_rows_are_gone(home: Home, tmp_path: Path) -> None:
@@ -106,7 +124,8 @@ def test_incremental_runs_equal_a_rebuild(home: Home, tmp_path: Path) -> None:
     write(home, "1.ndjson", snap("JA-1", updated_at=T0 + 1, status="new"))
     quiet(home)
     write(home, "2.ndjson", snap("JA-1", status="old"), snap("JA-2"))
-    quiet(home)
+    added = quiet(home)
+    assert (added.files_read, added.files_unchanged) == (1, 1)  # only the new file is read
     write(home, "0.ndjson", snap("JA-1", updated_at=T0 + 1, status="tie, earlier file"))
     quiet(home)
     assert snapshot_tables(home) == _rebuilt(home, tmp_path)
@@ -155,8 +174,8 @@ def test_no_personal_data_reaches_any_table(home: Home) -> None:
     assert len(tokens(home)) == 1
     con = duckdb.connect()
     for name in (*TABLES, "ingested_files"):
-        text = con.execute(f"SELECT string_agg(CAST(t AS VARCHAR), ' ') FROM read_parquet('{home.table_path(name)}') t"
-                           ).fetchone()[0] or ""
+        query = f"SELECT string_agg(CAST(t AS VARCHAR), ' ') FROM read_parquet('{home.table_path(name)}') t"
+        text = con.execute(query).fetchone()[0] or ""
         for value in PERSONAL:
             assert value not in text, (name, value)
     for part in (home.state / "staged").rglob("*.parquet"):  # nor the staged parts

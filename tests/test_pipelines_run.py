@@ -116,6 +116,45 @@ def test_every_asset_materializes_with_row_counts_schema_and_preview(home: Home)
     assert evaluations["reject_rate_under_threshold"].passed
 
 
+def _rerun_of(token: str, previous: str, root: str, created: int) -> dict:
+    block = {"initiated_by": "dashboard", "previous_journey_application_token": previous,
+             "root_journey_application_token": root}
+    return _snapshot(token, "completed", created, _embedded={"rerun": block})
+
+
+def test_warn_checks_flag_odd_lineage_and_the_run_still_finishes(home: Home) -> None:
+    loop_a, loop_b, elsewhere = ("JA-" + c * 19 + "1" for c in "ABX")
+    records = [
+        _snapshot(ROOT, "error", T0),
+        _rerun_of(RERUN, ROOT, elsewhere, T0 + 60_000),  # reports a root other than the resolved one
+        _rerun_of(loop_a, loop_b, loop_b, T0 + 120_000),  # a and b name each other: a cycle
+        _rerun_of(loop_b, loop_a, loop_a, T0 + 180_000),
+        {"journey_application_token": SOLO, "type": "journey_application_completed", "timestamp": T0},
+    ]
+    (home.landing / "odd.ndjson").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    definitions = defs()
+    result = dg.materialize(
+        _all_assets(definitions),
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={"lineage": LineageResource(home=str(home.root), max_root_conflict_rate=0.0)},
+    )
+    assert result.success  # WARN checks report, they never stop a run
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {s.key.to_user_string() for s in definitions.resolve_all_asset_specs()}
+
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    failed = {name for name, e in evaluations.items() if not e.passed}
+    assert failed == {"rerun_chains_no_cycles", "root_conflict_rate", "events_reference_known_applications"}
+    assert {evaluations[n].severity for n in failed} == {dg.AssetCheckSeverity.WARN}
+    chains = pq.read_table(home.table_path("rerun_chains")).to_pylist()
+    statuses = [r["lineage_status"] for r in chains]
+    assert evaluations["rerun_chains_no_cycles"].metadata["cycle_rows"].value == statuses.count("cycle") == 2
+    conflict = evaluations["root_conflict_rate"].metadata
+    assert conflict["root_conflict_rows"].value == statuses.count("root_conflict") == 1
+    assert conflict["rate"].value == pytest.approx(1 / len(chains)) and conflict["threshold"].value == 0.0
+    assert evaluations["events_reference_known_applications"].metadata["applications_missing"].value == 1
+
+
 class _DuplicateIngest:
     """A stand-in ingest that writes the same token twice, as a broken upstream would."""
 
@@ -166,7 +205,7 @@ def test_runner_records_runs_in_the_home_instance_and_skips_unchanged_files(home
     assert (first.files_read, first.files_unchanged) == (files, 0)
     assert (second.files_read, second.files_unchanged) == (0, files)
     assert set(SCHEMAS) <= set(second.tables) and "warehouse" in second.assets
-    assert "files read: 0" in second.summary()
+    assert f"files read: 0, unchanged (not read again): {files}; no data file read" in second.summary()
     assert os.environ.get("DAGSTER_HOME") == before
     err = capfd.readouterr().err
     assert "rerun_chains:" in err and " - dagster - " not in err  # progress, not Dagster's log
@@ -176,6 +215,9 @@ def test_runner_records_runs_in_the_home_instance_and_skips_unchanged_files(home
         assert {r.run_id for r in runs} == {first.run_id, second.run_id}
         assert all(r.is_success for r in runs)
         assert instance.get_latest_materialization_event(dg.AssetKey("rerun_chains")).run_id == second.run_id
+        latest = instance.get_latest_materialization_event(dg.AssetKey("applications"))
+        meta = latest.asset_materialization.metadata
+        assert meta["files_read"].value == 0 and "no data file read" in meta["files"].value
 
 
 def test_runner_fails_with_one_line_on_a_missing_landing(home: Home) -> None:

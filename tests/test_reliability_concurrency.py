@@ -1,8 +1,10 @@
-"""Concurrent use (issue 7.4): runs on one home at once, and runs while an analyst holds the warehouse open.
+"""Concurrent use (issue 7.4): runs on one home at once, while an analyst holds the warehouse open.
 
-Two (and three) runs at once: each waits for the one before or exits with a one-line message; the tables
-equal a clean run's. A reader holding warehouse.duckdb open, read-only (Python) or read-write (the DuckDB
-CLI's default, with a scratch table written): the run succeeds and the reader keeps working.
+Two runs at once (both `--rebuild` over a finished home, so both write every table): the second waits for
+the first, or, with a short $RERUN_LINEAGE_LOCK_TIMEOUT, exits with a one-line message; the tables equal a
+clean run's. Meanwhile a reader holds warehouse.duckdb open, read-only (Python) in the first case and
+read-write (the DuckDB CLI's default, with a scratch table written) in the second: the runs succeed and the
+reader keeps working. One reader kind per case: DuckDB lets no other process open a file held read-write.
 """
 
 from __future__ import annotations
@@ -21,19 +23,8 @@ from lineage.warehouse import Home
 
 
 @pytest.fixture(scope="module")
-def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from lineage import synthetic
-
-    out = tmp_path_factory.mktemp("concurrency-export") / "landing"
-    synthetic.generate(out, 200, seed=41, bad_fraction=0.01)
-    return out
-
-
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory, landing: Path) -> dict:
-    home = Home(tmp_path_factory.mktemp("concurrency-clean") / "home")
-    rh.run_ok(home, "run", "--landing", str(landing))
-    return rh.table_frames(home)
+def shared(tmp_path_factory: pytest.TempPathFactory) -> rh.CleanRun:
+    return rh.shared_clean_run(tmp_path_factory)
 
 
 def _lock_held(home: Home) -> bool:
@@ -52,14 +43,15 @@ def _start(home: Home, *args: str, **env: str) -> subprocess.Popen:
 
 
 def _overlapping_runs(home: Home, landing: Path, n: int, **env: str) -> list[tuple[int, str, str]]:
-    """Start a run, and once it holds the home, n-1 more; their (exit code, stdout, stderr)."""
+    """Start a `run --rebuild`, and once it holds the home, n-1 more; their (exit code, stdout, stderr)."""
     home.root.mkdir(parents=True, exist_ok=True)
-    procs = [_start(home, "run", "--landing", str(landing), **env)]
+    args = ("run", "--landing", str(landing), "--rebuild")
+    procs = [_start(home, *args, **env)]
     deadline = time.monotonic() + 60
     while not _lock_held(home) and procs[0].poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert procs[0].poll() is None, "the first run ended before the others could start: export too small"
-    procs += [_start(home, "run", "--landing", str(landing), **env) for _ in range(n - 1)]
+    procs += [_start(home, *args, **env) for _ in range(n - 1)]
     outputs = [p.communicate(timeout=600) for p in procs]
     return [(p.returncode, out, err) for p, (out, err) in zip(procs, outputs, strict=True)]
 
@@ -67,24 +59,6 @@ def _overlapping_runs(home: Home, landing: Path, n: int, **env: str) -> list[tup
 def _one_line_error(stderr: str) -> bool:
     errors = [ln for ln in stderr.splitlines() if ln.startswith("rerun-lineage: error:")]
     return len(errors) == 1 and "Traceback" not in stderr
-
-
-def test_runs_at_once_wait_for_each_other(tmp_path: Path, landing: Path, clean: dict) -> None:
-    home = Home(tmp_path / "home")
-    results = _overlapping_runs(home, landing, 3)
-    for code, out, err in results:
-        assert code == 0, f"a concurrent run failed ({code}):\n{out}\n{err}"
-    assert any("waiting for another" in err for _, _, err in results[1:]), "no run said it was waiting"
-    rh.assert_readable_state(home)
-    rh.assert_same_tables(home, clean, "after three concurrent runs")
-
-
-def test_a_run_that_cannot_wait_exits_with_one_line(tmp_path: Path, landing: Path, clean: dict) -> None:
-    home = Home(tmp_path / "home")
-    (first, second) = _overlapping_runs(home, landing, 2, RERUN_LINEAGE_LOCK_TIMEOUT="0.2")
-    assert first[0] == 0, f"the first run failed:\n{first[2]}"
-    assert second[0] != 0 and _one_line_error(second[2]), f"second run: {second[0]}\n{second[2]}"
-    rh.assert_same_tables(home, clean, "after a refused concurrent run")
 
 
 def _cli_reader(home: Home) -> subprocess.Popen:
@@ -109,30 +83,42 @@ def _ask(proc: subprocess.Popen, sql: str, marker: str) -> str:
     raise AssertionError(f"the DuckDB CLI stopped answering: {''.join(seen)}{proc.stderr.read()}")
 
 
-def test_runs_while_readers_hold_the_warehouse_open(tmp_path: Path, landing: Path, clean: dict) -> None:
-    """A read-only reader (Python), then a read-write one (the DuckDB CLI, with a scratch table): one at a
-    time, since DuckDB lets no other process open a file held read-write, not even read-only."""
-    home = Home(tmp_path / "home")
-    rh.run_ok(home, "run", "--landing", str(landing))
+def _count(con) -> int:
+    return con.execute("SELECT count(*) FROM applications").fetchone()[0]
+
+
+def test_two_runs_at_once_wait_while_a_read_only_reader_reads(tmp_path: Path, shared: rh.CleanRun) -> None:
+    home = rh.copy_home(shared.home, Home(tmp_path / "home"))
     ro = duckdb.connect(str(home.warehouse), read_only=True)
     try:
-        n = ro.execute("SELECT count(*) FROM applications").fetchone()[0]
-        done = rh.run_cli(home, "run", "--landing", str(landing), "--rebuild")
-        assert done.returncode == 0, f"a run with a read-only reader open failed:\n{done.stderr}"
-        assert ro.execute("SELECT count(*) FROM applications").fetchone()[0] == n
+        n = _count(ro)
+        results = _overlapping_runs(home, shared.landing, 2)
+        for code, out, err in results:
+            assert code == 0, f"a concurrent run failed ({code}):\n{out}\n{err}"
+        assert "waiting for another" in results[1][2], "the second run did not say it was waiting"
+        assert _count(ro) == n, "the read-only reader stopped working"
     finally:
         ro.close()
+    rh.assert_readable_state(home)
+    rh.assert_same_tables(home, shared.frames, "after two concurrent runs")
 
+
+def test_a_run_that_cannot_wait_exits_with_one_line_while_a_read_write_reader_writes(
+        tmp_path: Path, shared: rh.CleanRun) -> None:
+    home = rh.copy_home(shared.home, Home(tmp_path / "home"))
     cli = _cli_reader(home)
     try:
-        first = _ask(cli, "CREATE TABLE scratch AS SELECT 42 AS x; SELECT count(*) FROM applications;", "M1")
+        first = _ask(cli, "CREATE TABLE scratch AS SELECT 42 AS x; SELECT count(*) AS n FROM applications;",
+                     "M1")
+        n = shared.frames["applications"].height
         assert str(n) in first, first
-        done = rh.run_cli(home, "run", "--landing", str(landing), "--rebuild")
-        assert done.returncode == 0, f"a run with the DuckDB CLI open read-write failed:\n{done.stderr}"
+        (run1, run2) = _overlapping_runs(home, shared.landing, 2, RERUN_LINEAGE_LOCK_TIMEOUT="0.2")
+        assert run1[0] == 0, f"a run with the DuckDB CLI open read-write failed:\n{run1[2]}"
+        assert run2[0] != 0 and _one_line_error(run2[2]), f"second run: {run2[0]}\n{run2[2]}"
         after = _ask(cli, "SELECT x FROM scratch; SELECT count(*) FROM applications;", "M2")
         assert "42" in after and str(n) in after, f"the read-write reader stopped working: {after}"
     finally:
         cli.stdin.close()
         cli.wait(timeout=30)
-    rh.assert_same_tables(home, clean, "after runs with readers open")
+    rh.assert_same_tables(home, shared.frames, "after a refused concurrent run")
     rh.assert_readable_state(home)  # the new warehouse opens, although the CLI left a WAL behind

@@ -216,3 +216,15 @@ def test_mutated_bytes_never_crash_and_are_kept_or_rejected(kind: str, cut: int,
         return
     if parsed is not None and not isinstance(parsed, dict):
         assert rejects.height == 1, f"non-object {bytes(raw)[:80]!r} was not rejected"
+
+
+def test_the_gzip_cap_is_on_by_default_and_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bomb case above sets the cap through the environment; without it a default cap still holds."""
+    from lineage.ingest_stage import DEFAULT_GZIP_CAP, gzip_cap
+
+    monkeypatch.delenv(nf.GZIP_CAP_ENV, raising=False)
+    assert gzip_cap() == DEFAULT_GZIP_CAP > 0
+    monkeypatch.setenv(nf.GZIP_CAP_ENV, str(nf.GZIP_CAP_BYTES))
+    assert gzip_cap() == nf.GZIP_CAP_BYTES
+    monkeypatch.setenv(nf.GZIP_CAP_ENV, "0")
+    assert gzip_cap() == 0  # 0 turns it off

@@ -1,6 +1,6 @@
 """Personal data (issue 7.5): the export's entity data is in no table, report, log line or Dagster record.
 
-The synthetic export's people (lineage.synthetic_people) plus canary values planted in good and bad records
+The shared export's people (lineage.synthetic_people) plus canary values planted in good and bad records
 (entity payloads, child_entities, application_meta, and a bad record whose error could quote it) are looked
 for in every table (decoded, not raw compressed bytes), the warehouse views, the reports, the run's output,
 every other file of the home outside landing/ and quarantine/ (Dagster's SQLite event logs, compute logs,
@@ -22,10 +22,8 @@ import pytest
 import reliability_harness as rh
 
 from lineage import synthetic_people as people
-from lineage.warehouse import Home
 
-CANARIES = ("Zorblaxine", "Quimbyfrost", "canary.person@leak.test", "078-05-1120", "+1-555-010-9999",
-            "77 Canary Wharf Lane", "1931-02-29")
+CANARIES = rh.CANARIES
 VOCABULARY = (*people.FIRST_NAMES, *people.LAST_NAMES, *people.STREETS, *people.CITIES, *CANARIES)
 PATTERNS = re.compile(
     "|".join([r"\b\d{3}-\d{2}-\d{4}\b", r"[\w.+-]+@(?:example\.test|leak\.test)", r"\+1-555-\d{3}-\d{4}",
@@ -34,38 +32,16 @@ PATTERNS = re.compile(
 )
 
 
-def _canary_records() -> list[bytes]:
-    person = {"entity_token": "P-canary", "name_first": CANARIES[0], "name_last": CANARIES[1],
-              "birth_date": CANARIES[6], "document_ssn": CANARIES[3], "email_address": CANARIES[2],
-              "phone_number": CANARIES[4], "address_line_1": CANARIES[5]}
-    meta = {"applicant_full_name": f"{CANARIES[0]} {CANARIES[1]}", "notes": f"call {CANARIES[4]}"}
-    good = nf.snapshot(nf.token(9001), application_meta=meta)
-    good["_embedded"]["child_entities"] = [person]
-    good["_embedded"]["entity_applications"] = [{"entity_application_token": "EA-canary",
-                                                 "entity_token": "P-canary", "status": "completed",
-                                                 "data": person}]
-    good["_embedded"]["events"][0]["entity"] = person  # an event carrying an entity payload
-    wrong_type = nf.snapshot(nf.token(9002), created=0, application_meta={"email": CANARIES[2]})
-    wrong_type["created_at"] = f"{CANARIES[0]} {CANARIES[3]}"  # a reject whose error could quote the value
-    webhook = {"request_token": "R-canary", "timestamp": nf.BASE_MS, "type": "t", "description": CANARIES[1],
-               "data": {"journey_application_token": nf.token(9003), "type": "entity_updated",
-                        "timestamp": nf.BASE_MS, "entity": person}}
-    not_json = f'{{"journey_application_token": "{nf.token(9004)}", "name_first": "{CANARIES[0]}", '.encode()
-    return [nf.line(good), nf.line(wrong_type), nf.line(webhook), not_json + b"\n"]
-
-
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory):
+    """The shared clean run, whose landing folder holds the canary records (reliability_harness)."""
     from lineage import synthetic
 
-    home = Home(tmp_path_factory.mktemp("pii") / "home")
-    synthetic.generate(home.landing, 120, seed=53, bad_fraction=0.05)
-    (home.landing / "canary").mkdir()
-    (home.landing / "canary" / "people.ndjson").write_bytes(b"".join(_canary_records()))
-    done = rh.run_ok(home, "run")
-    chain = rh.run_cli(home, "chain", nf.token(9001))
-    known = synthetic.pii_values(home.landing) | set(CANARIES)
-    return home, done.stdout + done.stderr + chain.stdout + chain.stderr, known
+    shared = rh.shared_clean_run(tmp_path_factory)
+    chain = rh.run_cli(shared.home, "chain", nf.token(9001))
+    output = "\n".join([*shared.timeline.stdout, shared.timeline.text(), chain.stdout, chain.stderr])
+    known = synthetic.pii_values(shared.landing) | set(CANARIES)
+    return shared.home, output, known, shared.landing
 
 
 def _leaks(text: str, known: set[str]) -> set[str]:
@@ -82,7 +58,7 @@ def _frame_text(df: pl.DataFrame) -> str:
 
 
 def test_no_personal_data_in_tables_or_warehouse(ran) -> None:
-    home, _, known = ran
+    home, _, known, _ = ran
     found = {}
     for name in home.tables():
         hits = _leaks(_frame_text(pl.read_parquet(home.table_path(name))), known)
@@ -100,7 +76,7 @@ def test_no_personal_data_in_tables_or_warehouse(ran) -> None:
 
 
 def test_no_personal_data_in_output_reports_state_or_dagster_files(ran) -> None:
-    home, output, known = ran
+    home, output, known, _ = ran
     found = {}
     if hits := _leaks(output, known):
         found["command output"] = sorted(hits)[:5]
@@ -120,10 +96,10 @@ def test_no_personal_data_in_output_reports_state_or_dagster_files(ran) -> None:
     assert not found, f"personal data outside landing/ and quarantine/: {found}"
 
 
-def test_no_personal_data_in_dagster_metadata(ran) -> None:
+def test_no_personal_data_in_dagster_metadata_or_event_log(ran) -> None:
     import dagster as dg
 
-    home, _, known = ran
+    home, _, known, _ = ran
     found = {}
     with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
         keys = instance.all_asset_keys()
@@ -136,20 +112,28 @@ def test_no_personal_data_in_dagster_metadata(ran) -> None:
             text = json.dumps({k: str(getattr(v, "value", v)) for k, v in meta.items()})
             if hits := _leaks(text, known):
                 found[key.to_user_string()] = sorted(hits)[:5]
-    assert not found, f"personal data in Dagster metadata: {found}"
+        # Every event of every run, as Dagster stores it: logs, materializations, check results, failures.
+        runs = instance.get_runs()
+        assert runs, "no run recorded in the home's Dagster instance"
+        for run in runs:
+            events = instance.all_logs(run.run_id)
+            assert events, f"run {run.run_id} has no events"
+            if hits := _leaks("\n".join(dg.serialize_value(e) for e in events), known):
+                found[f"event log of run {run.run_id[:8]}"] = sorted(hits)[:5]
+    assert not found, f"personal data in Dagster metadata or event logs: {found}"
 
 
 def test_the_scanner_finds_what_it_looks_for(ran) -> None:
     """The scan is not vacuous: the landing folder and the quarantine do hold these values."""
-    home, _, known = ran
-    landing_text = (home.landing / "canary" / "people.ndjson").read_text()
+    home, _, known, landing = ran
+    landing_text = (landing / rh.CANARY_FILE).read_text()
     assert set(CANARIES) <= _leaks(landing_text, known)
     quarantined = "".join(p.read_bytes().decode("latin-1") for p in home.quarantine.rglob("*") if p.is_file())
     assert _leaks(quarantined, known), "the quarantine holds none of the bad records' raw content"
 
 
 def test_quarantine_is_readable_by_its_owner_only(ran) -> None:
-    home, _, _ = ran
+    home, _, _, _ = ran
     assert home.quarantine.is_dir(), "no quarantine folder although the export has bad records"
     loose = []
     for path in [home.quarantine, *home.quarantine.rglob("*")]:

@@ -48,12 +48,13 @@ def _files(landing: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from lineage import synthetic
+def shared(tmp_path_factory: pytest.TempPathFactory) -> rh.CleanRun:
+    return rh.shared_clean_run(tmp_path_factory)
 
-    out = tmp_path_factory.mktemp("repeats-export") / "landing"
-    synthetic.generate(out, 150, seed=23, bad_fraction=0.02)
-    return out
+
+@pytest.fixture(scope="module")
+def export(shared: rh.CleanRun) -> Path:
+    return shared.landing
 
 
 def _dagster_ingest_metadata(home: Home) -> dict:
@@ -73,24 +74,22 @@ def _files_read_line(output: str) -> tuple[int, int]:
 
 
 def test_same_folder_twice_reads_nothing_the_second_time_and_rebuild_reads_all(tmp_path: Path,
-                                                                                export: Path) -> None:
-    home = Home(tmp_path / "home")
-    first = rh.run_ok(home, "run", "--landing", str(export))
-    read1, _ = _files_read_line(first.stdout + first.stderr)
+                                                                                shared: rh.CleanRun) -> None:
+    home = rh.copy_home(shared.home, Home(tmp_path / "home"))  # after a first run over the folder
+    read1, _ = _files_read_line("\n".join(shared.timeline.stdout))
     assert read1 > 0
-    tables1 = rh.table_frames(home)
 
-    second = rh.run_ok(home, "run", "--landing", str(export))
+    second = rh.run_ok(home, "run", "--landing", str(shared.landing))
     read2, unchanged2 = _files_read_line(second.stdout + second.stderr)
     assert (read2, unchanged2) == (0, read1), "the second run over the same folder read data files again"
     meta = _dagster_ingest_metadata(home)
     assert meta.get("files_read") == 0 and meta.get("files_unchanged") == read1, f"Dagster metadata: {meta}"
-    rh.assert_same_tables(home, tables1, "second run over the same folder changed the tables")
+    rh.assert_same_tables(home, shared.frames, "second run over the same folder changed the tables")
 
-    third = rh.run_ok(home, "run", "--landing", str(export), "--rebuild")
+    third = rh.run_ok(home, "run", "--landing", str(shared.landing), "--rebuild")
     read3, unchanged3 = _files_read_line(third.stdout + third.stderr)
     assert (read3, unchanged3) == (read1, 0), "--rebuild did not read every file again"
-    rh.assert_same_tables(home, tables1, "--rebuild changed the tables")
+    rh.assert_same_tables(home, shared.frames, "--rebuild changed the tables")
 
 
 def test_new_files_give_the_full_rebuild_result(tmp_path: Path, export: Path) -> None:

@@ -163,9 +163,11 @@ def test_webhooks_retried_and_shuffled(generated):
     deliveries = defaultdict(list)
     for _, rec in export.webhooks:
         assert set(rec) >= {"request_token", "timestamp", "type", "description", "data"}
+        assert rec["timestamp"] > rec["data"]["timestamp"]  # delivered after the event happened
         deliveries[json.dumps(rec["data"], sort_keys=True)].append(rec["timestamp"])
     retried = [ts for ts in deliveries.values() if len(ts) > 1]
-    assert retried and all(len(set(ts)) == len(ts) for ts in retried)
+    assert retried and all(len(set(ts)) == len(ts) for ts in retried)  # same data, later envelope times
+    assert len({rec["request_token"] for _, rec in export.webhooks}) == len(export.webhooks)
     per_file = defaultdict(list)
     for rel, rec in export.webhooks:
         per_file[rel].append(rec["timestamp"])
@@ -411,3 +413,21 @@ def test_failure_leaves_a_manifest_to_clean_up(tmp_path, monkeypatch):
 def digest_of_fresh(out: Path, n: int, seed: int) -> dict[str, str]:
     synthetic.generate(out, n, seed=seed)
     return digest(out)
+
+
+def test_ingest_reads_what_the_generator_says_it_wrote(generated, tmp_path):
+    from lineage.ingest import ingest
+    from lineage.warehouse import Home
+
+    result, export, _ = generated
+    home = Home(tmp_path / "home").ensure()
+    got = ingest(home, landing=export.out, log=lambda line: None)
+    assert sorted(p for p, _ in got.files_skipped) == [".rerun-lineage-synthetic", "README.txt",
+                                                        "export_index.csv"]
+    assert got.files_seen == result.files
+    # the two broken files hold copies of intact snapshots: what is salvaged from them adds records
+    salvaged = sum(n for rel, n in export.partial_files)
+    assert (got.snapshots - salvaged, got.webhooks, got.bare_events) == (
+        result.snapshots + result.stale_snapshots, result.webhook_deliveries, result.bare_events)
+    assert got.rejects == result.bad_records
+    assert got.applications == result.in_export

@@ -1,21 +1,21 @@
 """Asset checks beside the tables they guard. Blocking (ERROR) where a report downstream would be wrong;
-WARN where the data is merely unusual: bad records and odd lineage never stop a run (CONTRACT §2)."""
+WARN where the data is merely unusual: bad records and odd lineage never stop a run (CONTRACT §2).
+
+Counts are lazy Polars scans of the Parquet the asset just wrote: no SQL outside sql/, no rows in memory.
+"""
 
 import dagster as dg
-import duckdb
+import polars as pl
 
-from lineage.warehouse import Home, table_sql
+from lineage.report_inputs import scan
 from pipelines.defs.resources import LineageResource
 
 WARN = dg.AssetCheckSeverity.WARN
+TOKEN = "journey_application_token"
 
 
-def _one(home: Home, query: str) -> tuple:
-    with duckdb.connect() as con:
-        return con.execute(query.format(**{n: table_sql(home, n) for n in _TABLES})).fetchone()
-
-
-_TABLES = ("applications", "events", "rerun_chains")
+def _counts(lf: pl.LazyFrame, *exprs: pl.Expr) -> tuple[int, ...]:
+    return tuple(lf.select(*exprs).collect().row(0))
 
 
 @dg.asset_check(
@@ -24,9 +24,7 @@ _TABLES = ("applications", "events", "rerun_chains")
     description="Each journey_application_token appears once: chains and reports key on it.",
 )
 def applications_token_unique(lineage: LineageResource) -> dg.AssetCheckResult:
-    rows, distinct = _one(
-        lineage.get_home(), "SELECT count(*), count(DISTINCT journey_application_token) FROM {applications}"
-    )
+    rows, distinct = _counts(scan(lineage.get_home(), "applications"), pl.len(), pl.col(TOKEN).n_unique())
     return dg.AssetCheckResult(
         passed=rows == distinct,
         metadata={"rows": rows, "distinct_tokens": distinct, "duplicates": rows - distinct},
@@ -39,16 +37,14 @@ def applications_token_unique(lineage: LineageResource) -> dg.AssetCheckResult:
     description="Events whose application has no snapshot in the export (kept, as the contract says; WARN).",
 )
 def events_reference_known_applications(lineage: LineageResource) -> dg.AssetCheckResult:
-    missing, events = _one(
-        lineage.get_home(),
-        "SELECT count(DISTINCT e.journey_application_token) "
-        "FILTER (WHERE a.journey_application_token IS NULL), count(*) "
-        "FROM {events} e LEFT JOIN {applications} a USING (journey_application_token)",
-    )
+    home = lineage.get_home()
+    events = scan(home, "events")
+    orphans = events.join(scan(home, "applications").select(TOKEN), on=TOKEN, how="anti")
+    [missing], [total] = _counts(orphans, pl.col(TOKEN).n_unique()), _counts(events, pl.len())
     return dg.AssetCheckResult(
         passed=missing == 0,
         severity=WARN,
-        metadata={"applications_missing": missing, "events": events},
+        metadata={"applications_missing": missing, "events": total},
     )
 
 
@@ -59,12 +55,9 @@ def events_reference_known_applications(lineage: LineageResource) -> dg.AssetChe
     description="rerun_chains has exactly one row per application: every report counts chains from it.",
 )
 def rerun_chains_one_row_per_application(lineage: LineageResource) -> dg.AssetCheckResult:
-    chains, distinct, apps = _one(
-        lineage.get_home(),
-        "SELECT (SELECT count(*) FROM {rerun_chains}), "
-        "(SELECT count(DISTINCT journey_application_token) FROM {rerun_chains}), "
-        "(SELECT count(*) FROM {applications})",
-    )
+    home = lineage.get_home()
+    chains, distinct = _counts(scan(home, "rerun_chains"), pl.len(), pl.col(TOKEN).n_unique())
+    [apps] = _counts(scan(home, "applications"), pl.len())
     return dg.AssetCheckResult(
         passed=chains == distinct == apps,
         metadata={"rows": chains, "distinct_tokens": distinct, "applications": apps},
@@ -72,10 +65,8 @@ def rerun_chains_one_row_per_application(lineage: LineageResource) -> dg.AssetCh
 
 
 def _status_share(lineage: LineageResource, status: str) -> tuple[int, int]:
-    return _one(
-        lineage.get_home(),
-        f"SELECT count(*) FILTER (WHERE lineage_status = '{status}'), count(*) FROM {{rerun_chains}}",
-    )
+    chains = scan(lineage.get_home(), "rerun_chains")
+    return _counts(chains, (pl.col("lineage_status") == status).sum(), pl.len())
 
 
 @dg.asset_check(asset="rerun_chains", description="No application sits in a rerun cycle (WARN).")

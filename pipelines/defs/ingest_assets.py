@@ -17,6 +17,12 @@ INGEST_TABLES = {
 REJECT_RATE_CHECK = "reject_rate_under_threshold"
 
 
+def files_note(files_read: int, files_unchanged: int) -> str:
+    """What ingest read, in words: the second run on an unchanged landing folder reads no data file."""
+    line = f"files read: {files_read:,}, unchanged (not read again): {files_unchanged:,}"
+    return f"{line}; no data file read" if files_read == 0 else line
+
+
 def reject_rate(records: int, rejects: int) -> float:
     """Rejects among everything read this run (`records` counts valid records only)."""
     seen = records + rejects
@@ -60,6 +66,7 @@ def ingest_tables(context: dg.AssetExecutionContext, lineage: LineageResource):
         **numbers(result.metadata()),
         "files_read": dg.MetadataValue.int(result.files_read),
         "files_unchanged": dg.MetadataValue.int(result.files_unchanged),
+        "files": dg.MetadataValue.text(files_note(result.files_read, result.files_unchanged)),
         "seconds": dg.MetadataValue.float(round(seconds, 3)),
     }
     rate = reject_rate(result.records, result.rejects)

@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 import pyarrow.parquet as pq
 
-from lineage.warehouse import Home, table_sql
+from lineage.warehouse import Home
 
 POOL = "rerun_lineage_writer"  # every asset that writes to the home: one at a time (dagster.yaml limit 1)
 PREVIEW_ROWS = 5
@@ -72,14 +72,9 @@ def numbers(values: dict[str, Any]) -> dict[str, Any]:
 
 def status_rates(home: Home) -> dict[str, float]:
     """Share of rerun_chains rows in each lineage_status (0.0 for an empty table)."""
-    import duckdb
-
     from lineage.contract import LINEAGE_STATUSES
 
-    with duckdb.connect() as con:
-        rows = con.execute(
-            f"SELECT lineage_status, count(*) FROM {table_sql(home, 'rerun_chains')} GROUP BY ALL"
-        ).fetchall()
-    counts = dict(rows)
+    chains = pl.scan_parquet(home.table_path("rerun_chains"))
+    counts = dict(chains.group_by("lineage_status").len().collect().rows())
     total = sum(counts.values())
     return {f"{s}_rate": (counts.get(s, 0) / total if total else 0.0) for s in LINEAGE_STATUSES}

@@ -6,7 +6,8 @@ from lineage.reports import REPORT_TABLES
 from pipelines.defs.metadata import POOL, numbers, table_metadata
 from pipelines.defs.resources import LineageResource
 
-REPORT_DEPS = ["applications", "events", "rerun_edges", "rerun_chains", "chain_summary"]
+# Every table a report may read: report_data_quality counts rejects too.
+REPORT_DEPS = ["applications", "events", "rejects", "rerun_edges", "rerun_chains", "chain_summary"]
 
 
 def _describe(name: str) -> str:
