@@ -21,10 +21,13 @@ from lineage.warehouse import sql_path
 
 # Fields whose JSON type decides a reject (or a NULL) are read as JSON; text fields as VARCHAR, which
 # DuckDB fills with the string itself, or the JSON text of any other value (CONTRACT §2: "NULL or text").
+# Alloy puts an event's node under `_embedded.node` (`type` among id/name/position); a top-level
+# `node_type` is read too, as a fallback.
+_NODE = 'STRUCT("node" STRUCT("type" VARCHAR))'
 _EVENT = {
     "journey_application_event_token": "VARCHAR", "type": "VARCHAR", "timestamp": "JSON",
     "outcome": "VARCHAR", "entity_token": "VARCHAR", "entity_application_token": "VARCHAR",
-    "rerun_journey_application_token": "VARCHAR", "node_type": "VARCHAR",
+    "rerun_journey_application_token": "VARCHAR", "node_type": "VARCHAR", "_embedded": _NODE,
 }
 _TOP = {
     "journey_application_token": "JSON", "journey_token": "VARCHAR", "journey_name": "VARCHAR",
@@ -48,6 +51,7 @@ READ_COLUMNS: dict[str, str] = {
     **_TOP,
     "data": _struct({"journey_application_token": "JSON", **_EVENT}),
     "_embedded": _struct({
+        "node": 'STRUCT("type" VARCHAR)',  # a bare event's node
         "journey": _struct(_text("journey_token", "journey_name", "name", "journey_version_num",
                                  "version_num")),
         "rerun": _struct(_text("initiated_by", "previous_journey_application_token",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +20,19 @@ from pathlib import Path
 BOM = b"\xef\xbb\xbf"
 _WS = b" \t\r\n\x0b\x0c"
 _CHUNK = 1 << 20
+_OUT_MAX = 4 << 20  # bytes of output per inflate call: bounded memory, also for a bomb
 
 
 class BrokenStream(Exception):
-    """The compressed stream stopped before its end (or is not gzip at all)."""
+    """The compressed stream stopped before its end, is corrupt, or is not gzip at all.
+
+    `intact`: for corrupt data, how many decompressed bytes came from members whose CRC and length
+    checked out (a damaged block can garble the bytes before the point where zlib notices, so only
+    whole verified members are trusted); None when the stream just breaks off (all bytes are good)."""
+
+    def __init__(self, message: str, intact: int | None = None) -> None:
+        super().__init__(message)
+        self.intact = intact
 
 
 def is_blank(line: bytes) -> bool:
@@ -30,33 +40,41 @@ def is_blank(line: bytes) -> bool:
 
 
 def iter_chunks(path: Path, gz: bool) -> Iterator[bytes]:
-    """The (decompressed) bytes of a file in chunks. A gzip is decompressed by hand so that the data
-    before a break is kept: raises BrokenStream where the stream stops early or turns corrupt."""
+    """The (decompressed) bytes of a file in chunks of at most a few MB (also for a decompression bomb).
+    A gzip is inflated member by member (zlib checks each member's CRC and length at its end): raises
+    BrokenStream where the stream stops early or turns out corrupt, after the bytes before it."""
     with open(path, "rb") as fh:
         if not gz:
             while chunk := fh.read(_CHUNK):
                 yield chunk
             return
-        dec, fed = _gunzip(), False
-        while data := fh.read(_CHUNK):
-            while data:
-                try:
-                    out = dec.decompress(data)
-                except zlib.error as exc:
-                    what = "is not gzip data" if not fed else "is corrupt"
-                    raise BrokenStream(f"compressed data {what} ({exc})") from None
-                fed = True
-                if out:
-                    yield out
-                if not dec.eof:
-                    break
-                # a gzip may hold several members (concatenated); trailing zero padding is allowed
-                data = dec.unused_data if dec.unused_data.strip(b"\0") else b""
+        yield from _gunzip_chunks(fh)
+
+
+def _gunzip_chunks(fh) -> Iterator[bytes]:
+    dec, in_member, total, verified, first = _gunzip(), False, 0, 0, True
+    while data := fh.read(_CHUNK):
+        if first and data[:2] != b"\x1f\x8b":
+            raise BrokenStream("compressed data is not gzip data (no gzip header)", intact=0)
+        first = False
+        while in_member or data.strip(b"\0"):  # zero padding after the last member is allowed
+            try:
+                out = dec.decompress(data, _OUT_MAX)
+            except zlib.error as exc:
+                raise BrokenStream(f"compressed data is corrupt ({exc})", intact=verified) from None
+            in_member = True
+            if out:
+                total += len(out)
+                yield out
+            if dec.eof:  # a member ended and checked out; a gzip may hold several, concatenated
+                verified, in_member, data = total, False, dec.unused_data
                 dec = _gunzip()
-                if not data:
-                    fed = False
-        if fed:
-            raise BrokenStream("compressed data breaks off before the end of the gzip stream")
+            elif dec.unconsumed_tail or len(out) == _OUT_MAX:  # more output may be pending: go on
+                data = dec.unconsumed_tail
+            else:
+                break
+    if in_member:
+        raise BrokenStream("compressed data breaks off before the end of the gzip stream")
 
 
 def _gunzip():
@@ -77,6 +95,19 @@ def iter_lines(path: Path, gz: bool) -> Iterator[bytes]:
         yield pending
 
 
+def line_start_at_or_before(fh, offset: int) -> int:
+    """Where the last complete line ending at or before `offset` ends, in a file open for reading."""
+    end = offset
+    while end > 0:
+        start = max(0, end - _CHUNK)
+        fh.seek(start)
+        cut = fh.read(end - start).rfind(b"\n")
+        if cut >= 0:
+            return start + cut + 1
+        end = start
+    return 0
+
+
 def read_head(path: Path, gz: bool, size: int = 4096) -> bytes:
     """The first bytes of the (decompressed) content; b"" when it cannot be read."""
     try:
@@ -88,27 +119,31 @@ def read_head(path: Path, gz: bool, size: int = 4096) -> bytes:
 
 
 def read_all(path: Path, gz: bool) -> tuple[bytes, str | None]:
-    """The whole (decompressed) content, and the break message when a gzip stops early."""
+    """The whole (decompressed) content, and the break message when a gzip stops early (then only the
+    trustworthy bytes before it: see BrokenStream.intact)."""
     parts: list[bytes] = []
     try:
         for chunk in iter_chunks(path, gz):
             parts.append(chunk)
     except BrokenStream as exc:
-        return b"".join(parts), str(exc)
+        data = b"".join(parts)
+        return (data if exc.intact is None else data[:exc.intact]), str(exc)
     return b"".join(parts), None
 
 
-def decompressed_size_exceeds(path: Path, cap: int) -> bool:
-    """True when the gzip expands beyond `cap` bytes (a decompression bomb); reads at most cap+1."""
+def gzip_problem(path: Path, cap: int) -> tuple[str, str] | None:
+    """Why a gzip cannot take DuckDB's fast path, from one pass over it: ("cap", why) when it expands
+    past `cap` bytes (0 = no cap; reads at most cap+1), ("broken", why) when it breaks off or is
+    corrupt (DuckDB's reader checks neither the CRC nor a bad block); None when it is whole."""
     total = 0
     try:
         for chunk in iter_chunks(path, True):
             total += len(chunk)
-            if total > cap:
-                return True
-    except BrokenStream:
-        return False
-    return False
+            if cap and total > cap:
+                return "cap", f"decompresses to more than {cap:,} bytes (the cap)"
+    except BrokenStream as exc:
+        return "broken", str(exc)
+    return None
 
 
 # ---------------------------------------------------------------- .json: one record or an array
@@ -161,7 +196,8 @@ def _decode_end(decoder: json.JSONDecoder, text: str, i: int) -> int:
     try:
         return decoder.raw_decode(text, i)[1]
     except json.JSONDecodeError as exc:
-        raise JsonSplitError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        where = f"at line {exc.lineno} column {exc.colno}"
+        raise JsonSplitError(f"not valid JSON: {_what(exc)} {where}") from None
     except RecursionError:
         raise JsonSplitError(f"JSON nested too deeply at character {i + 1}") from None
 
@@ -170,11 +206,11 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def decode_text(raw: bytes) -> str:
-    """UTF-8 text without a byte-order mark (raises UnicodeDecodeError)."""
+def decode_text(raw: bytes, errors: str = "strict") -> str:
+    """UTF-8 text without a byte-order mark (raises UnicodeDecodeError unless `errors` says otherwise)."""
     if raw.startswith(BOM):
         raw = raw[len(BOM):]
-    return raw.decode("utf-8")
+    return raw.decode("utf-8", errors=errors)
 
 
 # ---------------------------------------------------------------- wording a reject
@@ -189,7 +225,7 @@ def describe(raw: bytes, sql_error: str) -> str:
     try:
         value = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        return f"not valid JSON: {exc.msg} at column {exc.colno}"
+        return f"not valid JSON: {_what(exc)} at column {exc.colno}"
     except ValueError as exc:
         return f"not valid JSON: {exc}"
     except RecursionError:
@@ -198,7 +234,28 @@ def describe(raw: bytes, sql_error: str) -> str:
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
             type(value), "a number")
         return f"not a JSON object but {kind}"
+    data = value.get("data")
+    data_token = data.get("journey_application_token") if isinstance(data, dict) else None
+    if sql_error == NO_TOKEN and (_is_token(value.get("journey_application_token")) or _is_token(data_token)):
+        # Python reads a token where DuckDB's reader saw no fields at all
+        if _LONE_SURROGATE.search(text):
+            return "not valid JSON text: a \\u escape is half of a UTF-16 surrogate pair"
+        return "not readable as JSON by DuckDB's reader"
     return sql_error
+
+
+NO_TOKEN = "no journey_application_token"  # sql/ingest_records.sql's error for a record with no fields
+_LONE_SURROGATE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<![0-9a-fA-F]{4})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def _is_token(v: object) -> bool:
+    return isinstance(v, str) and bool(v.strip())
+
+
+def _what(exc: json.JSONDecodeError) -> str:
+    """Python's message without its dangling 'at' ('Unterminated string starting at')."""
+    return exc.msg.removesuffix(" at")
 
 
 # ---------------------------------------------------------------- quarantine

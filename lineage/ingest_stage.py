@@ -24,7 +24,6 @@ from lineage.warehouse import Home, sql_path
 
 GZIP_CAP_ENV = "RERUN_LINEAGE_MAX_DECOMPRESSED_BYTES"
 DEFAULT_GZIP_CAP = 16 << 30  # per file; `0` turns the cap off
-DEFLATE_MAX_RATIO = 1032  # deflate never expands more than this: smaller files need no check
 BATCH_BYTES = 256 << 20
 BATCH_FILES = 2000
 REJECTS_SCHEMA = pa.schema([
@@ -45,6 +44,7 @@ class _Source:
     is_json: bool  # records are found by array position (else by non-blank line)
     gz: bool
     whole_file_errors: list[str]
+    broken: bool = False  # a gzip that breaks off or is corrupt: only the slow path keeps what precedes
 
 
 def stage_batches(con: duckdb.DuckDBPyConnection, home: Home, todo: list[tuple[LandingFile, str]],
@@ -78,11 +78,11 @@ def _stage_batch(con, home: Home, batch: list[tuple[LandingFile, str]]) -> dict[
         sources = [_source(lf, key, work, i) for i, (lf, key) in enumerate(batch)]
         groups: dict[str, list[_Source]] = {}
         for src in sources:
+            if src.whole_file_errors:  # a decompression bomb: not read at all
+                continue
             fmt = _format(src)
             if fmt is None:
                 _slow(con, home, src, work, tmp)
-            elif src.whole_file_errors:
-                pass
             else:
                 groups.setdefault(fmt, []).append(src)
         for n, (fmt, group) in enumerate(sorted(groups.items())):
@@ -125,9 +125,11 @@ def _source(lf: LandingFile, key: str, work: Path, i: int) -> _Source:
     link = work / f"f{i:06d}{lf.suffix}"
     os.symlink(lf.path, link)
     src = _Source(lf, key, link, lf.is_json, lf.gz, [])
-    cap = gzip_cap()
-    if lf.gz and cap and lf.size * DEFLATE_MAX_RATIO > cap and rj.decompressed_size_exceeds(lf.path, cap):
-        src.whole_file_errors.append(f"decompresses to more than {cap:,} bytes (the cap)")
+    if lf.gz:
+        problem = rj.gzip_problem(lf.path, gzip_cap())
+        if problem and problem[0] == "cap":
+            src.whole_file_errors.append(problem[1])
+        src.broken = problem is not None and problem[0] == "broken"
     return src
 
 
@@ -139,7 +141,10 @@ def gzip_cap() -> int:
 
 
 def _format(src: _Source) -> str | None:
-    """DuckDB's format for the file; None when DuckDB can't take it as it is (BOM, bare scalar)."""
+    """DuckDB's format for the file; None when DuckDB can't take it as it is (BOM, bare scalar, a
+    broken gzip)."""
+    if src.broken:
+        return None
     if not src.lf.is_json:
         return "newline_delimited"
     first = rj.read_head(src.lf.path, src.lf.gz).lstrip(b" \t\r\n")[:1]
@@ -162,24 +167,23 @@ def _slow(con, home: Home, src: _Source, work: Path, tmp: Path) -> None:
 
 
 def _rewrite_lines(src: _Source, copy: Path) -> str | None:
-    with open(copy, "wb") as fh:
+    with open(copy, "w+b") as fh:
         try:
             for line in rj.iter_lines(src.lf.path, src.lf.gz):
                 fh.write(line)
         except rj.BrokenStream as exc:
+            if exc.intact is not None:  # corrupt: keep only the complete lines of verified members
+                fh.truncate(rj.line_start_at_or_before(fh, exc.intact))
             return str(exc)
     return None
 
 
 def _rewrite_json(src: _Source, copy: Path) -> str | None:
     raw, broke = rj.read_all(src.lf.path, src.lf.gz)
-    try:
-        text = rj.decode_text(raw)
-    except UnicodeDecodeError as exc:
-        copy.write_bytes(b"")
-        return f"not valid UTF-8 text (byte {exc.start + 1})"
+    # Bytes that are not UTF-8 pass through as they are: only the record holding them is rejected.
+    text = rj.decode_text(raw, errors="surrogateescape")
     del raw
-    with open(copy, "w", encoding="utf-8") as fh:
+    with open(copy, "w", encoding="utf-8", errors="surrogateescape") as fh:
         try:
             for value in rj.split_json_values(text):
                 # JSON never holds a raw line break inside a string: flattening keeps the value.
@@ -242,11 +246,12 @@ def _find_records(src: _Source, ordinals: set[int]):
     """(ordinal, record number, raw bytes) of the wanted records, streaming the file once."""
     last = max(ordinals)
     try:
-        if src.is_json:  # ordinals are array positions
-            raw, _ = rj.read_all(src.read_path, src.gz)
-            for i, value in enumerate(rj.split_json_values(rj.decode_text(raw)), start=1):
+        if src.lf.is_json:  # ordinals are array positions; the raw text is the original file's
+            raw, _ = rj.read_all(src.lf.path, src.lf.gz)
+            values = rj.split_json_values(rj.decode_text(raw, errors="surrogateescape"))
+            for i, value in enumerate(values, start=1):
                 if i in ordinals:
-                    yield i, i, value.encode()
+                    yield i, i, value.encode("utf-8", errors="surrogateescape")
                 if i >= last:
                     return
             return

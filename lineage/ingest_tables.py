@@ -27,7 +27,8 @@ def write_tables(con: duckdb.DuckDBPyConnection, home: Home, present: list[tuple
     # A staged folder may hold keys of files no longer present (or present in another folder too):
     # only the (folder, key) pairs in use are read.
     for view, glob in (("staged_records", "records*.parquet"), ("staged_rejects", "rejects.parquet")):
-        listed = "[" + ", ".join(f"'{sql_path(d)}/{glob}'" for d in dirs) + "]"
+        # listed file by file: a batch whose files all failed has no records part (`empty` always has)
+        listed = "[" + ", ".join(f"'{sql_path(f)}'" for d in dirs for f in sorted(d.glob(glob))) + "]"
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT f.source_file, p.* EXCLUDE (filename, key) "
             f"FROM read_parquet({listed}, filename = true, union_by_name = true) p "

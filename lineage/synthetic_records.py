@@ -30,10 +30,12 @@ def _event(rng: random.Random, app_token: str, type_: str, ts: int, **fields) ->
         type=type_,
         timestamp=ts,
         outcome=fields.get("outcome"),
-        node_type=fields.get("node_type"),
         entity_token=fields.get("entity_token"),
         entity_application_token=fields.get("ea"),
         rerun_journey_application_token=fields.get("rerun"),
+        # where Alloy puts the node an event happened at
+        _embedded={"node": {"id": None, "name": None, "type": fields.get("node_type")}},
+        _links={},
     )
     return ev
 
@@ -175,7 +177,7 @@ class ChainRecords:
             "rerun_journey_application_token": ev["rerun_journey_application_token"],
             "entity_application_token": ev["entity_application_token"],
             "outcome": ev["outcome"],
-            "node_type": ev["node_type"],
+            "_embedded": ev["_embedded"],
         }
         return {
             "request_token": token(self.rng, "R-"),

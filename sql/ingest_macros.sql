@@ -16,6 +16,9 @@ CREATE OR REPLACE TEMP MACRO jms(j) AS CASE WHEN ms_in_range(jint(j)) THEN jint(
 -- Why a required epoch-ms field is unusable; NULL when it is fine (missing or null is fine).
 CREATE OR REPLACE TEMP MACRO ms_problem(j) AS CASE
     WHEN NOT jpresent(j) THEN NULL
+    -- an integer too large for 64 bits arrives as a JSON number DuckDB calls DOUBLE
+    WHEN json_type(j) = 'DOUBLE' AND regexp_full_match(j::VARCHAR, '-?[0-9]+')
+        THEN 'is an integer out of range for epoch milliseconds'
     WHEN json_type(j) NOT IN ('BIGINT', 'UBIGINT') THEN 'is not an integer (epoch ms) but ' || jkind(j)
     WHEN NOT coalesce(ms_in_range(jint(j)), false) THEN 'is an integer out of range for epoch milliseconds'
     END;
@@ -26,13 +29,14 @@ CREATE OR REPLACE TEMP MACRO token_problem(j) AS CASE
     WHEN trim(j ->> '$') = '' THEN 'is empty'
     END;
 -- An event (snapshot events[] item, webhook `data`, bare event) as the typed row the tables keep.
+-- Empty tokens are no tokens: "" and null must not make two events of one.
 CREATE OR REPLACE TEMP MACRO event_row(e) AS {
-    'journey_application_event_token': e.journey_application_event_token,
+    'journey_application_event_token': nullif(e.journey_application_event_token, ''),
     'type': e.type,
     'ts': jms(e."timestamp"),
     'outcome': e.outcome,
-    'entity_token': e.entity_token,
-    'entity_application_token': e.entity_application_token,
-    'rerun_journey_application_token': e.rerun_journey_application_token,
-    'node_type': e.node_type
+    'entity_token': nullif(e.entity_token, ''),
+    'entity_application_token': nullif(e.entity_application_token, ''),
+    'rerun_journey_application_token': nullif(e.rerun_journey_application_token, ''),
+    'node_type': coalesce(e._embedded.node.type, e.node_type)
 };

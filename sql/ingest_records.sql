@@ -7,10 +7,15 @@
 WITH shaped AS (
     SELECT
         *,
-        jpresent(data.journey_application_token) AND data.type IS NOT NULL AS is_webhook,
-        jpresent(journey_application_token) AND (status IS NOT NULL OR _embedded IS NOT NULL) AS is_snapshot,
+        -- The shapes overlap (an Alloy event item has an `_embedded.node`; a webhook envelope has a
+        -- top-level `type` and `timestamp`): an event-shaped record is an event, a record with its own
+        -- token is never a webhook envelope.
         jpresent(journey_application_token) AND type IS NOT NULL AND jpresent("timestamp")
             AND status IS NULL AS is_event,
+        jpresent(journey_application_token) AND (status IS NOT NULL OR _embedded IS NOT NULL)
+            AND NOT is_event AS is_snapshot,
+        jpresent(data.journey_application_token) AND data.type IS NOT NULL
+            AND NOT (is_event OR is_snapshot) AS is_webhook,
         -- events[] items that are not objects (or carry nothing an event has) are not events
         list_filter(_embedded.events, lambda e: e IS NOT NULL AND (
             e.type IS NOT NULL OR jpresent(e."timestamp") OR e.journey_application_event_token IS NOT NULL
@@ -91,6 +96,7 @@ SELECT
             'journey_application_event_token': journey_application_event_token, 'type': type,
             'timestamp': "timestamp", 'outcome': outcome, 'entity_token': entity_token,
             'entity_application_token': entity_application_token,
-            'rerun_journey_application_token': rerun_journey_application_token, 'node_type': node_type})]
+            'rerun_journey_application_token': rerun_journey_application_token, 'node_type': node_type,
+            '_embedded': {'node': {'type': _embedded.node.type}}})]
     END AS events
 FROM checked

@@ -97,9 +97,9 @@ class Export:
                     self.invalid.append((rel, rec))
                 elif "data" in rec:
                     self.webhooks.append((rel, rec))
-                elif "status" in rec or "_embedded" in rec:
+                elif "status" in rec or ("_embedded" in rec and not {"type", "timestamp"} <= rec.keys()):
                     self.snapshots.append((rel, rec))
-                else:
+                else:  # an Alloy event item, `_embedded.node` and all
                     self.bare.append((rel, rec))
 
     def winning(self) -> dict[str, dict]:
