@@ -91,16 +91,24 @@ class Home:
             raise LineageError(f"home folder {self.root} is not writable: {exc.strerror or exc}") from None
         return self
 
-    @contextlib.contextmanager
-    def writer_lock(self, timeout: float | None = None) -> Iterator[None]:
-        """Serialise writers on this home across processes; readers never take it.
+    def writer_lock(self, timeout: float | None = None) -> contextlib.AbstractContextManager[None]:
+        """Serialise writes to this home across processes (held for one table or step); readers never
+        take it. Waits up to `timeout` seconds ($RERUN_LINEAGE_LOCK_TIMEOUT, default 600), then fails
+        with one line."""
+        return self._lock(".writer.lock", timeout)
 
-        Waits up to `timeout` seconds ($RERUN_LINEAGE_LOCK_TIMEOUT, default 600), then fails with one line.
-        """
+    def run_lock(self, timeout: float | None = None) -> contextlib.AbstractContextManager[None]:
+        """Held by a command-line run from start to end: a second one waits for it. Kept apart from the
+        writer lock so that a run launched from Dagster (UI, sensor, schedule) can still take its turns
+        step by step through the pool instead of waiting for a whole run while holding a pool slot."""
+        return self._lock(".run.lock", timeout)
+
+    @contextlib.contextmanager
+    def _lock(self, name: str, timeout: float | None) -> Iterator[None]:
         if timeout is None:
             timeout = float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_S))
         self.ensure()
-        lock = filelock.FileLock(self.root / ".writer.lock", is_singleton=True)
+        lock = filelock.FileLock(self.root / name, is_singleton=True)
         try:
             lock.acquire(timeout=0)
         except filelock.Timeout:
@@ -191,9 +199,13 @@ def publish_warehouse(home: Home) -> Path:
     A reader holding the old file (read-only or read-write) keeps its inode and is never blocked; the
     views use absolute paths, so the file works from any working directory.
     """
-    home.ensure()
+    with home.writer_lock():
+        return _publish_warehouse(home)
+
+
+def _publish_warehouse(home: Home) -> Path:
     final = home.warehouse
-    # A run killed while building the file left its temporary copy; runs are serialised, so it is stale.
+    # A run killed while building the file left its temporary copy; writers are serialised, so it is stale.
     for leftover in final.parent.glob(f".{final.name}.tmp-*"):
         with contextlib.suppress(OSError):
             leftover.unlink()

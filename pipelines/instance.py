@@ -51,7 +51,7 @@ CLI_TRIGGER = "cli"
 def recover_interrupted_runs(instance) -> list[str]:
     """Fail the CLI runs a killed process left 'in progress' and free their pool slots.
 
-    Only safe under the home's writer lock: a CLI run holds it from start to end, so any CLI run still
+    Only safe under the home's run lock: a CLI run holds it from start to end, so any CLI run still
     marked in progress while we hold it belongs to a process that is gone. Without this, its claimed slot
     in the `rerun_lineage_writer` pool (limit 1) would block every later run forever.
     """

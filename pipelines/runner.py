@@ -96,7 +96,7 @@ def run_pipeline(home: Home, landing: Path | str | None = None, rebuild: bool = 
         raise LineageError(f"no such landing folder: {landing}")
     started = time.monotonic()
     print(f"running the pipeline on {home.root} (Dagster instance {home.dagster})", file=sys.stderr)
-    with home.writer_lock(), dagster_home(home), warnings.catch_warnings():
+    with home.run_lock(), dagster_home(home), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Dagster's beta/preview notices are not for the terminal
         definitions = defs()
         resource = LineageResource(home=str(home.root), landing=str(landing), rebuild=rebuild, echo=True)

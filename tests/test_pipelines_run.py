@@ -295,3 +295,37 @@ def test_runner_frees_the_pool_slot_of_a_killed_cli_run(home: Home) -> None:
         # a run the CLI did not start (the UI's, the daemon's) is left alone
         assert instance.get_run_by_id(other.run_id).status == dg.DagsterRunStatus.STARTED
         assert not instance.event_log_storage.get_concurrency_info(POOL).claimed_slots
+
+
+HOLD_RUN_LOCK = """
+import sys, time
+from pathlib import Path
+from lineage.warehouse import Home
+with Home(Path(sys.argv[1])).run_lock():
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_run_from_the_ui_takes_turns_with_a_command_line_run_instead_of_waiting_for_it(
+        home: Home, monkeypatch) -> None:
+    # A command-line run holds the home's run lock from start to end (here another process holds it).
+    # A run the UI, sensor or schedule starts must not wait for that lock while holding a pool slot the
+    # command-line run needs for its next step: it takes only the per-write lock, step by step.
+    write_landing(home.landing)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_RUN_LOCK, str(home.root)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setenv("RERUN_LINEAGE_LOCK_TIMEOUT", "5")
+        result = dg.materialize(
+            _all_assets(defs()),
+            instance=dg.DagsterInstance.ephemeral(),
+            resources={"lineage": LineageResource(home=str(home.root))},
+            raise_on_error=False,
+        )
+        assert result.success
+        assert holder.poll() is None  # the lock was held all along
+    finally:
+        holder.kill()
+        holder.wait()

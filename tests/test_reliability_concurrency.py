@@ -28,7 +28,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> rh.CleanRun:
 
 
 def _lock_held(home: Home) -> bool:
-    probe = filelock.FileLock(home.root / ".writer.lock", is_singleton=False)
+    probe = filelock.FileLock(home.root / ".run.lock", is_singleton=False)
     try:
         probe.acquire(timeout=0)
     except filelock.Timeout:
