@@ -93,24 +93,26 @@ def _tick(landing: Path, cursor: str | None):
     return landing_folder_sensor(context), context.cursor
 
 
-def test_sensor_requests_a_run_for_new_and_changed_files_only(tmp_path: Path, monkeypatch) -> None:
+def test_sensor_requests_a_run_for_new_changed_and_removed_files_only(tmp_path: Path, monkeypatch) -> None:
     landing = tmp_path / "landing"
     (landing / "day1").mkdir(parents=True)
     result, cursor = _tick(landing, None)
     assert isinstance(result, dg.SkipReason)
 
-    (landing / "day1" / "apps.ndjson").write_text('{"journey_application_token": "JA-1"}\n')
+    path = landing / "day1" / "apps.ndjson"
+    path.write_text('{"journey_application_token": "JA-1"}\n')
     (landing / "notes.txt").write_text("not an export")
+    (landing / "link.ndjson").symlink_to(path)  # ingest does not follow links: neither does the sensor
     first, cursor = _tick(landing, cursor)
     assert isinstance(first, dg.RunRequest) and first.run_key
+    assert first.tags["rerun_lineage/changed_files"] == "1"
 
     hashed: list[Path] = []
-    real_sha = sensors.file_sha256
-    monkeypatch.setattr(sensors, "file_sha256", lambda p: hashed.append(p) or real_sha(p))
+    real_sha = sensors.sha256_file
+    monkeypatch.setattr(sensors, "sha256_file", lambda p: hashed.append(p) or real_sha(p))
     unchanged, cursor = _tick(landing, cursor)
     assert isinstance(unchanged, dg.SkipReason) and hashed == []  # (size, mtime) matched: nothing hashed
 
-    path = landing / "day1" / "apps.ndjson"
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched, same content
     touched, cursor = _tick(landing, cursor)
@@ -120,10 +122,22 @@ def test_sensor_requests_a_run_for_new_and_changed_files_only(tmp_path: Path, mo
     changed, cursor = _tick(landing, cursor)
     assert isinstance(changed, dg.RunRequest) and changed.run_key != first.run_key
 
+    path.write_text('{"journey_application_token": "JA-1"}\n')  # back to the first content
+    reverted, cursor = _tick(landing, cursor)
+    assert isinstance(reverted, dg.RunRequest)
+    assert reverted.run_key not in (first.run_key, changed.run_key)  # the daemon drops keys it has seen
+
     (landing / "day1" / "hooks.json.gz").write_bytes(b"\x1f\x8b")
     added, cursor = _tick(landing, cursor)
-    assert isinstance(added, dg.RunRequest) and added.run_key not in (first.run_key, changed.run_key)
-    assert set(json.loads(cursor)) == {"day1/apps.ndjson", "day1/hooks.json.gz"}
+    keys = [first.run_key, changed.run_key, reverted.run_key]
+    assert isinstance(added, dg.RunRequest) and added.run_key not in keys
+    assert set(json.loads(cursor)["files"]) == {"day1/apps.ndjson", "day1/hooks.json.gz"}
+
+    (landing / "day1" / "hooks.json.gz").unlink()  # its rows must leave the tables: a run
+    removed, cursor = _tick(landing, cursor)
+    assert isinstance(removed, dg.RunRequest) and removed.run_key not in [*keys, added.run_key]
+    assert removed.tags["rerun_lineage/removed_files"] == "1"
+    assert set(json.loads(cursor)["files"]) == {"day1/apps.ndjson"}
 
 
 def test_sensor_skips_a_missing_landing_folder(tmp_path: Path) -> None:
