@@ -13,6 +13,7 @@ import polars as pl
 from lineage.errors import LineageError
 from lineage.warehouse import Home, resolve_home, table_sql
 
+MAX_INDENT = 30
 TREE_COLUMNS = [
     "level", "journey_application_token", "in_export", "previous_token", "root_token", "created_at", "status",
     "complete_outcome", "initiated_by", "depth", "attempt", "is_root", "is_latest", "lineage_status",
@@ -22,9 +23,11 @@ TREE_COLUMNS = [
 def _members(con: duckdb.DuckDBPyConnection, home: Home, token: str) -> tuple[str | None, pl.DataFrame]:
     chains = table_sql(home, "rerun_chains")
     found = con.execute(
-        # the application itself first; else a root outside the export that roots a chain
+        # the application itself first; else a root outside the export that roots a chain; else a
+        # missing ancestor some application names as its previous
         f"SELECT root_token, 0 AS pref FROM {chains} WHERE journey_application_token = $t "
-        f"UNION ALL SELECT root_token, 1 FROM {chains} WHERE root_token = $t ORDER BY pref LIMIT 1",
+        f"UNION ALL SELECT root_token, 1 FROM {chains} WHERE root_token = $t "
+        f"UNION ALL SELECT root_token, 2 FROM {chains} WHERE previous_token = $t ORDER BY pref LIMIT 1",
         {"t": token},
     ).fetchall()
     if not found:
@@ -69,24 +72,27 @@ def _tree_order(token: str, root: str | None, rows: pl.DataFrame) -> pl.DataFram
     rows = rows.sort(["created_at", "journey_application_token"], nulls_last=True)
     present = set(rows["journey_application_token"].to_list())
     children: dict[str | None, list[str]] = defaultdict(list)
-    tops: list[str] = []
     placeholders: dict[str, None] = {}  # ordered set
     for tok, prev in zip(rows["journey_application_token"], rows["previous_token"], strict=True):
-        if prev is None or (root is None and prev not in present):
-            tops.append(tok)
-        else:
+        if prev is not None:  # else the root
             children[prev].append(tok)
             if prev not in present:
                 placeholders[prev] = None
     if root is None:  # a cycle: no root; show the walk up from the token, flat, until it repeats
         previous = dict(zip(rows["journey_application_token"], rows["previous_token"], strict=True))
-        tops, tok = [], token
-        while tok in previous and tok not in tops:
-            tops.append(tok)
+        starts, tok = [], token
+        while tok in previous and tok not in starts:
+            starts.append(tok)
             tok = previous[tok]
         children.clear()
-    # A missing root first, then present tops (the root), then missing middles (broken chains).
-    starts = [p for p in placeholders if p == root] + tops + [p for p in placeholders if p != root]
+    else:
+        # The root on top, also when it is not in the export; a missing middle (a broken chain) hangs
+        # under it, as the way up from that middle to the root is not in the export.
+        if root not in present:
+            placeholders[root] = None
+        middles = [p for p in placeholders if p != root]
+        children[root] = middles + [c for c in children.get(root, []) if c not in middles]
+        starts = [root]
     order: list[tuple[int, str]] = []
     seen: set[str] = set()
     stack = [(0, t) for t in reversed(starts)]
@@ -129,7 +135,8 @@ def chain_of(token: str, home: Home | str | None = None) -> pl.DataFrame:
 def _line(row: dict, token: str) -> str:
     label = row["journey_application_token"]
     if not row["in_export"]:
-        return f"{label}  (not in the export)"
+        text = f"{label}  (not in the export)"
+        return f"{text}  <== {token}" if label == token else text
     created = row["created_at"].strftime("%Y-%m-%d %H:%M:%S UTC") if row["created_at"] else "created ?"
     outcome = f" / {row['complete_outcome']}" if row["complete_outcome"] else ""
     depth = "?" if row["depth"] is None else row["depth"]
@@ -157,5 +164,9 @@ def format_chain(home: Home, token: str) -> str:
             f"lineage: {statuses}"
     lines = [head]
     for row in tree.iter_rows(named=True):
-        lines.append("  " * row["level"] + ("└─ " if row["level"] else "") + _line(row, token))
+        level = row["level"]
+        # a loop in someone's integration makes chains 100,000 deep: indent no further than MAX_INDENT
+        indent = "  " * min(level, MAX_INDENT) + ("└─ " if level else "")
+        deep = f"[level {level}] " if level > MAX_INDENT else ""
+        lines.append(indent + deep + _line(row, token))
     return "\n".join(lines)

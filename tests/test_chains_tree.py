@@ -56,6 +56,32 @@ def test_chain_of_a_missing_root_shows_it_as_a_placeholder(chain_home):
     assert set(tree["root_token"]) == {TOK["M"]}
 
 
+def test_a_broken_chain_shows_its_missing_root_on_top_and_the_missing_middle_under_it(home):
+    # root A0 and middle A1 are not in the export; A2 names A1 as previous and reports A0 as root
+    a = {n: f"JA-{n:0>20}" for n in ("A0", "A1", "A2", "A3")}
+    load(home, [app(a["A2"], 2, a["A1"], a["A0"]), app(a["A3"], 3, a["A2"], a["A0"])])
+    tree = chain_of(a["A3"], home)
+    assert tree.select("level", "journey_application_token", "in_export").rows() == [
+        (0, a["A0"], False), (1, a["A1"], False), (2, a["A2"], True), (3, a["A3"], True)
+    ]
+    done = rerun_lineage(home, "chain", a["A1"])  # a missing middle is a token one can ask about
+    assert done.returncode == 0, done.stderr
+    marked = [ln for ln in done.stdout.splitlines() if ln.endswith(f"<== {a['A1']}")]
+    assert len(marked) == 1 and "(not in the export)" in marked[0]
+    assert done.stdout.splitlines()[0].startswith(f"chain of {a['A1']}: root {a['A0']} (not in the export)")
+
+
+def test_a_very_deep_chain_prints_in_linear_space(home):
+    tokens = [f"JA-{i:020d}" for i in range(300)]
+    load(home, [app(tokens[0], 0)] + [app(t, i, tokens[i - 1], tokens[0]) for i, t in enumerate(tokens) if i])
+    done = rerun_lineage(home, "chain", tokens[-1])
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()[1:]
+    assert len(lines) == 300
+    assert max(len(ln) for ln in lines) < 200  # the indent stops growing; the level is written instead
+    assert lines[-1].lstrip().startswith(f"└─ [level 299] {tokens[-1]}")
+
+
 def test_chain_of_unknown_token(chain_home):
     with pytest.raises(LineageError, match="unknown application token JA-nope"):
         chain_of("JA-nope", chain_home)
