@@ -84,6 +84,9 @@ def _cmd_demo(args: argparse.Namespace, home: Home) -> None:
 
     if args.applications < 1:
         raise LineageError("--applications must be at least 1")
+    if theirs := synthetic.foreign_files(home.landing):  # never mix made-up data into a real export
+        raise LineageError(f"{home.landing} holds files of its own ({theirs[0]}, ...); the demo writes a "
+                           "synthetic export there: use another --home")
     home.ensure()
     print(f"demo: writing a synthetic export of {args.applications:,} applications to {home.landing}",
           file=sys.stderr)

@@ -48,6 +48,14 @@ class IngestResult:
     applications: int = 0  # rows in the tables after this run
     events: int = 0
     bytes_read: int = 0
+    total_records: int = 0  # valid records of every file in the landing folder (read or unchanged)
+    total_rejects: int = 0  # reject rows in the table: every file's, read or unchanged
+
+    @property
+    def reject_rate(self) -> float:
+        """Rejects among all records of the landing folder as it is now (0.0 when it holds none)."""
+        seen = self.total_records + self.total_rejects
+        return self.total_rejects / seen if seen else 0.0
 
     def summary(self) -> str:
         return (
@@ -64,6 +72,8 @@ class IngestResult:
             "records": self.records, "snapshots": self.snapshots, "webhooks": self.webhooks,
             "bare_events": self.bare_events, "rejects": self.rejects,
             "applications": self.applications, "events": self.events, "bytes_read": self.bytes_read,
+            "total_records": self.total_records, "total_rejects": self.total_rejects,
+            "reject_rate": self.reject_rate,
         }
 
 
@@ -106,6 +116,8 @@ def _ingest(home: Home, landing: Path, rebuild: bool, say: Callable[[str], None]
                 _add(result, lf, counts)
         result.files_read = sum(1 for r in rows if r["status"] == "read")
         result.files_unchanged = len(rows) - result.files_read
+        result.total_records = sum(r["records"] for r in rows)
+        result.total_rejects = sum(r["rejects"] for r in rows)
         table_counts = None if fresh or rebuild else _unchanged_tables(home, manifest, present)
         if table_counts is None:
             table_counts = write_tables(con, home, present, _empty_part(con, home))

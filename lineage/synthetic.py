@@ -78,6 +78,16 @@ def _inside(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder.resolve())
 
 
+def foreign_files(out: Path) -> list[str]:
+    """Files under `out` that no synthetic export of ours wrote (its manifest lists what it wrote)."""
+    if not out.is_dir():
+        return []
+    manifest = out / MANIFEST
+    ours = set(manifest.read_text(encoding="utf-8").splitlines()) if manifest.is_file() else set()
+    return sorted(rel for p in out.rglob("*") if (p.is_file() or p.is_symlink())
+                  and (rel := p.relative_to(out).as_posix()) not in ours)
+
+
 def _remove_previous(out: Path) -> None:
     """Delete the files a previous run listed in its manifest (only those, only under `out`)."""
     manifest = out / MANIFEST

@@ -69,3 +69,15 @@ def test_fatal_errors_are_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
         assert done.returncode != 0
         assert len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_demo_never_mixes_made_up_data_into_a_real_landing_folder(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "landing").mkdir(parents=True)
+    (home / "landing" / "mine.ndjson").write_text(json.dumps({"journey_application_token": "JA-mine"}) + "\n")
+    done = cli("--home", str(home), "demo", "--applications", "20", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"rerun-lineage: error: {home / 'landing'} holds files of its own (mine.ndjson, ...); "
+        "the demo writes a synthetic export there: use another --home"]
+    assert sorted(p.name for p in (home / "landing").iterdir()) == ["mine.ndjson"]
