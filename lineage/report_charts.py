@@ -8,8 +8,10 @@ panel instead of failing. Text is drawn with math parsing off, so a '$' in a jou
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
+import textwrap
 from collections.abc import Callable
 
 import matplotlib
@@ -42,8 +44,27 @@ def _no_data(ax: Axes, what: str) -> None:
     ax.set_yticks([])
 
 
-def _short(label: str, width: int = 28) -> str:
-    return label if len(label) <= width else label[: width - 1] + "…"
+def _wrap(label: str, width: int) -> str:
+    """A label on as many lines as it needs, never cut (a journey or outcome name must stay readable)."""
+    return "\n".join(textwrap.wrap(label, width, break_long_words=False)) or label
+
+
+def _month_axis(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every month from first to last (first days), so a month with no roots is a gap, not skipped."""
+    months, m = [], first
+    while m <= last:
+        months.append(m)
+        m = dt.date(m.year + m.month // 12, m.month % 12 + 1, 1)
+    return months
+
+
+def _on_months(df: pl.DataFrame, months: list[dt.date]) -> tuple[np.ndarray, np.ndarray]:
+    """(rate in %, roots) of `df` on every month of `months`: NaN rate and 0 roots where it has none."""
+    by_month = {m: (r, n) for m, r, n in df.select("month", "rerun_rate", "roots").iter_rows()}
+    rate_of = [by_month.get(m, (None, 0))[0] for m in months]
+    rates = np.array([np.nan if r is None else r * 100 for r in rate_of])
+    roots = np.array([by_month.get(m, (None, 0))[1] for m in months], dtype=float)
+    return rates, roots
 
 
 def rerun_rate_over_time(t: dict[str, pl.DataFrame], delays: pl.Series) -> Figure:
@@ -52,41 +73,44 @@ def rerun_rate_over_time(t: dict[str, pl.DataFrame], delays: pl.Series) -> Figur
     jm = rate.filter((pl.col("grouping") == "journey_month") & pl.col("month").is_not_null())
     if jm.is_empty():
         _no_data(ax, "roots with a known month")
-    else:
-        top = (
-            jm.group_by("journey_token", "journey_name")
-            .agg(pl.col("roots").sum())
-            .sort(["roots", "journey_name"], descending=[True, False])
-            .head(TOP_JOURNEYS)
-        )
-        for token, name in top.select("journey_token", "journey_name").iter_rows():
-            line = jm.filter(pl.col("journey_token").eq_missing(token)).sort("month")
-            ax.plot(
-                line["month"].to_numpy(),
-                line["rerun_rate"].fill_null(np.nan).to_numpy() * 100,
-                marker="o",
-                markersize=3,
-                linewidth=1.2,
-                label=_short(name),
-            )
-        overall = rate.filter((pl.col("grouping") == "month") & pl.col("month").is_not_null()).sort("month")
-        ax.plot(
-            overall["month"].to_numpy(),
-            overall["rerun_rate"].fill_null(np.nan).to_numpy() * 100,
-            color="black",
-            linestyle="--",
-            linewidth=2,
-            label="all journeys",
-        )
-        ax.set_ylabel("roots with a rerun (%)")
-        ax.set_ylim(0, 105)
-        first, last = jm["month"].min(), jm["month"].max()
-        months = (last.year - first.year) * 12 + last.month - first.month + 1
-        ax.xaxis.set_major_locator(mdates.MonthLocator(interval=max(1, math.ceil(months / 12))))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        ax.grid(alpha=0.3)
-    ax.set_title("Rerun rate by month of the root, per journey (shadow and sandbox excluded)")
+        ax.set_title("Rerun rate by month of the root")
+        return fig
+    months = _month_axis(jm["month"].min(), jm["month"].max())
+    x = np.array(months, dtype="datetime64[D]")
+    top = (
+        jm.group_by("journey_token", "journey_name")
+        .agg(pl.col("roots").sum())
+        .sort(["roots", "journey_name"], descending=[True, False])
+        .head(TOP_JOURNEYS)
+    )
+    overall = rate.filter((pl.col("grouping") == "month") & pl.col("month").is_not_null())
+    all_rates, all_roots = _on_months(overall, months)
+    # Marker area grows with the month's roots, so a rate of 3 roots does not look like one of 3,000.
+    scale = 140.0 / max(float(jm["roots"].max()), 1.0)
+    # The dashed all-journeys line goes under the journeys' markers (zorder), so a lone point stays visible.
+    ax.plot(x, all_rates, color="black", linestyle="--", linewidth=1.8, marker="D", markersize=3, zorder=2,
+            label=f"all journeys ({int(all_roots.sum()):,} roots)")  # fmt: skip
+    peak = np.nanmax(all_rates) if np.isfinite(all_rates).any() else 0.0
+    for token, name, n in top.iter_rows():
+        rates, roots = _on_months(jm.filter(pl.col("journey_token").eq_missing(token)), months)
+        (line,) = ax.plot(x, rates, linewidth=1.2, zorder=3, label=f"{_wrap(name, 30)} ({n:,} roots)")
+        ax.scatter(x, rates, s=np.clip(roots * scale, 30, 140), color=line.get_color(), zorder=4,
+                   edgecolors="white", linewidths=0.5)  # fmt: skip
+        if np.isfinite(rates).any():
+            peak = max(peak, float(np.nanmax(rates)))
+    # Scaled to the data with headroom: typical rates of 5-25% must not be squashed at the bottom.
+    ax.set_ylim(0, min(105.0, max(5.0, peak * 1.2)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
+    ax.set_ylabel("roots with a rerun")
+    span = len(months)
+    ax.xaxis.set_major_locator(mdates.MonthLocator(interval=max(1, math.ceil(span / 12))))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
+    pad = np.timedelta64(12, "D")
+    ax.set_xlim(x[0] - pad, x[-1] + pad)
+    legend = ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    legend.set_title("marker area: roots that month", prop={"size": 7})
+    ax.grid(alpha=0.3)
+    ax.set_title("Rerun rate by month of the root, per journey (shadow and sandbox excluded; gaps: no roots)")
     return fig
 
 
@@ -103,57 +127,61 @@ def _top_labels(df: pl.DataFrame, col: str) -> pl.Series:
     return df[col].map_elements(lambda v: v if v in keep else "(other)", return_dtype=pl.String)
 
 
+def _state_label(state: str, width: int) -> str:
+    """'status · outcome' as 'status' over 'outcome', each wrapped to `width` (never cut)."""
+    return "\n".join(_wrap(part, width) for part in state.split(" · "))
+
+
 def outcome_transition_heatmap(t: dict[str, pl.DataFrame], delays: pl.Series) -> Figure:
     tr = t["report_outcome_transitions"]
     fig, (ax,) = _figure()
-    if tr.is_empty():
+    rerun = tr.filter(pl.col("was_rerun"))
+    never = int(tr.filter(~pl.col("was_rerun"))["chains"].sum())
+    title = "Outcome transitions of chains with a rerun: root → final"
+    if never:
+        title += f" ({never:,} chains never rerun not shown)"
+    if rerun.is_empty():
         _no_data(ax, "chains with a rerun")
-    else:
-        labelled = tr.select(
-            pl.struct("root_status", "root_outcome", "root_in_export")
-            .map_elements(
-                lambda s: _state(s["root_status"], s["root_outcome"], s["root_in_export"]),
-                return_dtype=pl.String,
-            )
-            .alias("root"),
-            pl.struct("final_status", "final_outcome")
-            .map_elements(
-                lambda s: _state(s["final_status"], s["final_outcome"], True), return_dtype=pl.String
-            )
-            .alias("final"),
-            "chains",
+        ax.set_title(title)
+        return fig
+    labelled = rerun.select(
+        pl.struct("root_status", "root_outcome", "root_in_export")
+        .map_elements(
+            lambda s: _state(s["root_status"], s["root_outcome"], s["root_in_export"]), return_dtype=pl.String
         )
-        labelled = labelled.with_columns(_top_labels(labelled, "root"), _top_labels(labelled, "final"))
-        grid = labelled.group_by("root", "final").agg(pl.col("chains").sum())
+        .alias("root"),
+        pl.struct("final_status", "final_outcome")
+        .map_elements(lambda s: _state(s["final_status"], s["final_outcome"], True), return_dtype=pl.String)
+        .alias("final"),
+        "chains",
+    )
+    labelled = labelled.with_columns(_top_labels(labelled, "root"), _top_labels(labelled, "final"))
+    grid = labelled.group_by("root", "final").agg(pl.col("chains").sum())
 
-        def order(c: str) -> list[str]:
-            sums = grid.group_by(c).agg(pl.col("chains").sum())
-            return sums.sort(["chains", c], descending=[True, False])[c].to_list()
+    def order(c: str) -> list[str]:
+        sums = grid.group_by(c).agg(pl.col("chains").sum())
+        return sums.sort(["chains", c], descending=[True, False])[c].to_list()
 
-        rows, cols = order("root"), order("final")
-        matrix = np.zeros((len(rows), len(cols)))
-        for root, final, n in grid.iter_rows():
-            matrix[rows.index(root), cols.index(final)] = n
-        image = ax.imshow(matrix, cmap="Blues", aspect="auto")
-        ax.set_xticks(range(len(cols)), [_short(c, 22) for c in cols], rotation=30, ha="right", fontsize=7)
-        ax.set_yticks(range(len(rows)), [_short(r, 26) for r in rows], fontsize=7)
-        if matrix.size <= 144:
-            for (i, j), n in np.ndenumerate(matrix):
-                if n:
-                    dark = n > matrix.max() / 2
-                    ax.text(
-                        j,
-                        i,
-                        f"{int(n):,}",
-                        ha="center",
-                        va="center",
-                        fontsize=7,
-                        color="white" if dark else "black",
-                    )
-        ax.set_xlabel("final application (status · outcome)")
-        ax.set_ylabel("root (status · outcome)")
-        fig.colorbar(image, ax=ax, label="chains")
-    ax.set_title("Outcome transitions of chains with a rerun: root → final")
+    rows, cols = order("root"), order("final")
+    matrix = np.zeros((len(rows), len(cols)))
+    for root, final, n in grid.iter_rows():
+        matrix[rows.index(root), cols.index(final)] = n
+    total = matrix.sum()
+    image = ax.imshow(matrix, cmap="Blues", aspect="auto", vmin=0)
+    ax.set_xticks(range(len(cols)), [_state_label(c, 13) for c in cols], fontsize=6.5)
+    ax.set_yticks(range(len(rows)), [_state_label(r, 40).replace("\n", " · ") for r in rows], fontsize=7)
+    if matrix.size <= 144:
+        for (i, j), n in np.ndenumerate(matrix):
+            if n:
+                dark = n > matrix.max() / 2
+                ax.text(j, i, f"{int(n):,}\n{n / total:.0%}", ha="center", va="center", fontsize=6.5,
+                        linespacing=0.9, color="white" if dark else "black")  # fmt: skip
+    ax.set_xlabel("final application (status, outcome)")
+    ax.set_ylabel("root (status · outcome)")
+    # Whole-number ticks: the colour stands for a count of chains.
+    bar = fig.colorbar(image, ax=ax, label="chains", ticks=MaxNLocator(integer=True, min_n_ticks=1))
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax.set_title(title + f"; cells: chains and % of {int(total):,}", fontsize=9)
     return fig
 
 
@@ -198,35 +226,54 @@ def time_to_rerun_histogram(t: dict[str, pl.DataFrame], delays: pl.Series) -> Fi
     return fig
 
 
-def _capped_bars(ax: Axes, dist: pl.DataFrame, measure: str, xlabel: str) -> None:
+def _capped_bars(ax: Axes, dist: pl.DataFrame, measure: str, first: int, xlabel: str) -> None:
+    """One bar per value from `first` to the largest (at most BAR_CAP), absent values as empty slots, then
+    one "N+" bar for the long tail and an "unknown" bar for NULL values."""
     rows = dist.filter(pl.col("measure") == measure)
     if rows.is_empty():
         _no_data(ax, "chains")
         return
-    labels: list[str] = []
-    counts: list[int] = []
-    known = rows.filter(pl.col("value").is_not_null())
-    small = known.filter(pl.col("value") <= BAR_CAP).sort("value")
-    for value, n in small.select("value", "chains").iter_rows():
-        labels.append(str(value))
-        counts.append(n)
-    over = known.filter(pl.col("value") > BAR_CAP)["chains"].sum()
+    known = dict(rows.filter(pl.col("value").is_not_null()).select("value", "chains").iter_rows())
+    last = min(max(known, default=first), BAR_CAP)
+    labels = [str(v) for v in range(first, last + 1)]
+    counts = [known.get(v, 0) for v in range(first, last + 1)]
+    colors = ["#55a868"] * len(labels)
+    over = sum(n for v, n in known.items() if v > BAR_CAP)
     if over:
         labels.append(f"{BAR_CAP + 1}+")
         counts.append(over)
-    unknown = rows.filter(pl.col("value").is_null())["chains"].sum()
+        colors.append("#2f6e40")
+    unknown = int(rows.filter(pl.col("value").is_null())["chains"].sum())
     if unknown:
         labels.append("unknown")
         counts.append(unknown)
-    ax.bar(range(len(labels)), counts, color="#55a868")
-    ax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=90 if len(labels) > 12 else 0)
-    if max(counts) > 50 * max(min(counts), 1):
+        colors.append("#999999")
+    # The tail and unknown bars stand apart from the numbered axis, wider, after a dotted separator.
+    numbered = last - first + 1
+    x = np.array([i if i < numbered else numbered + 1.0 + 3.0 * (i - numbered) for i in range(len(labels))])
+    widths = [0.8 if i < numbered else 1.6 for i in range(len(labels))]
+    ax.bar(x, counts, color=colors, width=widths)
+    if len(labels) > numbered:
+        ax.axvline(numbered - 0.1, color="#999", linestyle=":", linewidth=1)
+    every = 1 if numbered <= 12 else 5
+    ticks = [(xi, lab) for i, (xi, lab) in enumerate(zip(x, labels, strict=True))
+             if i == 0 or i >= numbered or (first + i) % every == 0]  # fmt: skip
+    ax.set_xticks([xi for xi, _ in ticks], [lab for _, lab in ticks], fontsize=7)
+    ax.set_xticks(x[:numbered], minor=True)
+    shown = [c for c in counts if c]
+    if max(shown) > 50 * max(min(shown), 1):
         ax.set_yscale("log")
         # Plain tick labels: the default log labels are math text, which is switched off here.
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
         ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(0.7, max(shown) * 3)
     else:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylim(0, max(shown) * 1.15)
+    if len(labels) <= 24:
+        for xi, n in zip(x, counts, strict=True):
+            if n:
+                ax.text(xi, n, f"{n:,}", ha="center", va="bottom", fontsize=6)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("chains")
     ax.grid(alpha=0.3, axis="y")
@@ -235,10 +282,12 @@ def _capped_bars(ax: Axes, dist: pl.DataFrame, measure: str, xlabel: str) -> Non
 def chain_depth_distribution(t: dict[str, pl.DataFrame], delays: pl.Series) -> Figure:
     fig, (left, right) = _figure(2)
     dist = t["report_depth_distribution"]
-    _capped_bars(left, dist, "chain_size", "applications in the chain")
-    left.set_title("Chains by size")
-    _capped_bars(right, dist, "max_depth", "deepest rerun (hops from the root)")
-    right.set_title("Chains by maximum depth")
+    _capped_bars(left, dist, "chain_size", 1, "applications in the chain")
+    left.set_title("Chains by size", fontsize=9)
+    _capped_bars(right, dist, "max_depth", 0, "deepest rerun (hops from the root)")
+    right.set_title("Chains by maximum depth (unknown: broken chain)", fontsize=9)
+    n = int(dist.filter(pl.col("measure") == "chain_size")["chains"].sum())
+    fig.suptitle(f"Chain size and depth ({n:,} chains; empty slots: no chain of that size or depth)")
     return fig
 
 
@@ -248,30 +297,47 @@ _CLASSES = [
     ("other_rate", "other outcome"),
     ("no_outcome_rate", "no outcome"),
 ]
+# One name and colour per basis, the same in both panels, the legend and the titles.
+_BASES = [
+    ("naive", "naive: every application", "#4c72b0"),
+    ("effective", "effective: one vote per chain", "#dd8452"),
+]
+
+
+def _bar_labels(ax: Axes, bars, horizontal: bool = False) -> None:
+    for bar in bars:
+        if horizontal:
+            w = bar.get_width()
+            ax.text(w + 0.8, bar.get_y() + bar.get_height() / 2, f"{w:.0f}%", va="center", fontsize=6)
+        else:
+            h = bar.get_height()
+            ax.text(bar.get_x() + bar.get_width() / 2, h + 0.8, f"{h:.0f}%", ha="center", fontsize=6)
 
 
 def effective_vs_naive(t: dict[str, pl.DataFrame], delays: pl.Series) -> Figure:
     eff = t["report_effective_outcomes"]
-    fig, (left, right) = _figure(2)
+    fig = Figure(figsize=FIG_SIZE_IN, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2, width_ratios=[1.0, 1.25])
     overall = eff.filter(pl.col("grouping") == "overall")
     if overall["total"].sum() == 0:
         _no_data(left, "applications")
         _no_data(right, "journeys")
         return fig
     x = np.arange(len(_CLASSES))
-    for k, basis in enumerate(("naive", "effective")):
+    peak = 0.0
+    for k, (basis, label, color) in enumerate(_BASES):
         row = overall.filter(pl.col("basis") == basis)
         values = [(row[c][0] or 0.0) * 100 if row.height else 0.0 for c, _ in _CLASSES]
-        left.bar(
-            x + (k - 0.5) * 0.4,
-            values,
-            width=0.4,
-            label="every application" if basis == "naive" else "one vote per chain",
-        )
-    left.set_xticks(x, [n for _, n in _CLASSES], fontsize=8)
-    left.set_ylabel("% of applications / chains")
-    left.set_title("Outcome rates, all journeys")
-    left.legend(fontsize=8)
+        total = int(row["total"][0]) if row.height else 0
+        name = f"{label} ({total:,} {'applications' if basis == 'naive' else 'chains'})"
+        bars = left.bar(x + (k - 0.5) * 0.4, values, width=0.4, color=color, label=name)
+        _bar_labels(left, bars)
+        peak = max(peak, *values)
+    left.set_xticks(x, [n.replace(" ", "\n") for _, n in _CLASSES], fontsize=8)
+    left.set_ylim(0, min(100, peak * 1.15 + 2))
+    left.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
+    left.set_title("Outcome rates, all journeys", fontsize=9)
     by_journey = eff.filter(pl.col("grouping") == "journey")
     top = (
         by_journey.filter(pl.col("basis") == "naive")
@@ -279,25 +345,26 @@ def effective_vs_naive(t: dict[str, pl.DataFrame], delays: pl.Series) -> Figure:
         .head(TOP_JOURNEYS)[["journey_token", "journey_name"]]
     )
     y = np.arange(top.height)
-    for k, basis in enumerate(("naive", "effective")):
+    peak = 0.0
+    for k, (basis, _label, color) in enumerate(_BASES):
+        rows = by_journey.filter(pl.col("basis") == basis)
         rates = [
-            (
-                by_journey.filter((pl.col("basis") == basis) & pl.col("journey_token").eq_missing(tok))[
-                    "approval_rate"
-                ]
-                .fill_null(0.0)
-                .sum()
-            )
-            * 100
+            (rows.filter(pl.col("journey_token").eq_missing(tok))["approval_rate"].fill_null(0.0).sum()) * 100
             for tok in top["journey_token"].to_list()
         ]
-        right.barh(y + (k - 0.5) * 0.4, rates, height=0.4)
-    right.set_yticks(y, [_short(n, 24) for n in top["journey_name"].to_list()], fontsize=7)
+        bars = right.barh(y + (k - 0.5) * 0.4, rates, height=0.4, color=color)
+        _bar_labels(right, bars, horizontal=True)
+        peak = max(peak, *rates, 0.0)
+    right.set_yticks(y, [_wrap(n, 26) for n in top["journey_name"].to_list()], fontsize=7)
     right.invert_yaxis()
-    right.set_xlabel("approval rate (%)")
-    right.set_title("Approval rate per journey: naive vs effective")
-    for ax in (left, right):
-        ax.grid(alpha=0.3, axis="x" if ax is right else "y")
+    right.set_xlim(0, min(100, peak * 1.15 + 4))
+    right.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
+    right.set_xlabel("approval rate")
+    right.set_title("Approval rate per journey", fontsize=9)
+    # One legend for both panels: the same two names and colours on each side.
+    fig.legend(loc="outside upper center", ncols=2, fontsize=8, frameon=False)
+    left.grid(alpha=0.3, axis="y")
+    right.grid(alpha=0.3, axis="x")
     return fig
 
 

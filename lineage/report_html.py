@@ -21,6 +21,7 @@ max-width:1100px;padding:0 1em;color:#222}
 h1{margin-bottom:.2em}h2{margin-top:2em;border-bottom:1px solid #ddd}.muted{color:#666;font-size:.9em}
 .cards{display:flex;flex-wrap:wrap;gap:.8em}.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;
 min-width:12em}.card .v{font-size:1.5em;font-weight:600}.card .k{color:#555;font-size:.85em}
+.card .d{color:#777;font-size:.75em}
 img{max-width:100%;height:auto;border:1px solid #eee}.scroll{overflow-x:auto}
 table{border-collapse:collapse;font-size:.82em;margin:.5em 0 1.5em}
 th,td{border:1px solid #ddd;padding:.25em .5em;text-align:left;white-space:nowrap}td.n{text-align:right}
@@ -34,12 +35,28 @@ HEADLINE_CARDS: list[tuple[str, str, str]] = [
     ("reruns", "reruns", "int"),
     ("rerun_rate", "rerun rate (roots with a rerun)", "pct"),
     ("recovery_rate_errored_roots", "errored roots recovered", "pct"),
-    ("effective_approval_rate", "approval rate, one vote per chain", "pct"),
-    ("naive_approval_rate", "approval rate, every application", "pct"),
+    ("effective_approval_rate", "approval rate, effective (one vote per chain)", "pct"),
+    ("naive_approval_rate", "approval rate, naive (every application)", "pct"),
     ("time_to_rerun_p50_seconds", "median time to rerun", "dur"),
     ("chains_with_lineage_problems", "chains with lineage problems", "int"),
     ("rejects", "rejected records", "int"),
 ]
+
+
+def _card_detail(key: str, headline: dict[str, float | int | None]) -> str:
+    """A small line under a card's label, where the figure needs one to be read right."""
+    if key == "chains_with_lineage_problems":
+        groups = headline.get("cycle_groups") or 0
+        text = f"{fmt_value(headline.get('rooted_chains_with_lineage_problems'), 'int')} with a root"
+        if not groups:
+            return text + ", no cycles"
+        apps = fmt_value(headline.get("applications_in_cycles"), "int")
+        return text + f" + {groups:,} cycle group{'s' if groups != 1 else ''} ({apps} applications)"
+    if key == "rerun_rate":
+        return f"of {fmt_value(headline.get('roots'), 'int')} roots; shadow and sandbox left out"
+    if key == "recovery_rate_errored_roots":
+        return f"of {fmt_value(headline.get('errored_roots'), 'int')} errored roots"
+    return ""
 
 
 def fmt_value(value: object, kind: str) -> str:
@@ -94,14 +111,16 @@ def table_html(df: pl.DataFrame) -> str:
 
 
 def render(
-    headline: dict[str, float | int],
+    headline: dict[str, float | int | None],
     tables: dict[str, pl.DataFrame],
     charts: dict[str, bytes],
     generated_at: dt.datetime,
 ) -> str:
     cards = "".join(
         f'<div class="card"><div class="v">{html.escape(fmt_value(headline.get(key), kind))}</div>'
-        f'<div class="k">{html.escape(label)}</div></div>'
+        f'<div class="k">{html.escape(label)}</div>'
+        + (f'<div class="d">{html.escape(d)}</div>' if (d := _card_detail(key, headline)) else "")
+        + "</div>"
         for key, label, kind in HEADLINE_CARDS
     )
     figures = "".join(
@@ -121,7 +140,8 @@ def render(
         f"<title>rerun-lineage report</title><style>{_CSS}</style></head><body>"
         "<h1>Rerun lineage report</h1>"
         f'<p class="muted">generated {html.escape(stamp)}. Rates leave out groups with nothing to count '
-        "(shown as —). The rerun rate leaves out chains whose root is a shadow or sandbox application.</p>"
+        "(shown as —). The rerun rate counts roots in the export that are neither shadow nor sandbox, and "
+        "only reruns that are neither; report_outcome_classes shows how each outcome name was classified.</p>"
         f'<h2>Headline</h2><div class="cards">{cards}</div>'
         f"<h2>Charts</h2>{figures}"
         f"<h2>Tables</h2>{sections}"

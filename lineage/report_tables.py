@@ -13,7 +13,8 @@ import polars as pl
 import pyarrow as pa
 
 from lineage import report_inputs as ri
-from lineage.contract import LINEAGE_STATUSES
+from lineage import report_outcomes as ro
+from lineage import report_quality
 from lineage.warehouse import Home
 
 _S, _I, _F, _D, _B = pa.string(), pa.int64(), pa.float64(), pa.date32(), pa.bool_()
@@ -24,10 +25,18 @@ REPORT_SCHEMAS: dict[str, pa.Schema] = {
         [*_JOURNEY, ("month", _D), ("roots", _I), ("roots_with_rerun", _I), ("rerun_rate", _F)]
     ),
     "report_reruns_by_initiator": pa.schema(
-        [("grouping", _S), ("month", _D), ("initiated_by", _S), ("reruns", _I), ("share", _F)]
+        [
+            ("grouping", _S),
+            ("month", _D),
+            ("initiated_by", _S),
+            ("reruns", _I),
+            ("share", _F),
+            ("reruns_not_in_export", _I),
+        ]
     ),
     "report_outcome_transitions": pa.schema(
         [
+            ("was_rerun", _B),
             ("root_in_export", _B),
             ("root_status", _S),
             ("root_outcome", _S),
@@ -35,6 +44,7 @@ REPORT_SCHEMAS: dict[str, pa.Schema] = {
             ("final_outcome", _S),
             ("chains", _I),
             ("share", _F),
+            ("share_in_group", _F),
         ]
     ),
     "report_recovery": pa.schema(
@@ -60,7 +70,9 @@ REPORT_SCHEMAS: dict[str, pa.Schema] = {
             ("max_seconds", _F),
         ]
     ),
-    "report_depth_distribution": pa.schema([("measure", _S), ("value", _I), ("chains", _I), ("share", _F)]),
+    "report_depth_distribution": pa.schema(
+        [("measure", _S), ("value", _I), ("label", _S), ("chains", _I), ("share", _F)]
+    ),
     "report_effective_outcomes": pa.schema(
         [
             ("basis", _S),
@@ -76,7 +88,12 @@ REPORT_SCHEMAS: dict[str, pa.Schema] = {
             ("no_outcome_rate", _F),
         ]
     ),
-    "report_data_quality": pa.schema([("section", _S), ("item", _S), ("count", _I), ("share", _F)]),
+    "report_outcome_classes": pa.schema(
+        [("outcome", _S), ("outcome_class", _S), ("decided_by", _S), ("applications", _I)]
+    ),
+    "report_data_quality": pa.schema(
+        [("section", _S), ("item", _S), ("count", _I), ("share", _F), ("example", _S)]
+    ),
 }
 REPORT_TABLES: tuple[str, ...] = tuple(REPORT_SCHEMAS)
 
@@ -114,19 +131,18 @@ def _once(lf: pl.LazyFrame, cols: list[str]) -> pl.LazyFrame:
     return lf.select(cols).collect().lazy()
 
 
-def _share(col: str, over: str | list[str] | None = None) -> pl.Expr:
-    """col / its total (within `over`), NULL when the total is 0."""
-    total = pl.col(col).sum() if over is None else pl.col(col).sum().over(over)
-    return pl.when(total > 0).then(pl.col(col) / total).cast(pl.Float64).alias("share")
-
-
 def _grouping_rank() -> pl.Expr:
     return pl.col("grouping").replace_strict(_GROUPING_ORDER, default=9, return_dtype=pl.Int8).alias("_g")
 
 
 def rerun_rate(home: Home) -> pl.DataFrame:
-    """Roots with at least one rerun / roots, shadow and sandbox chains excluded."""
-    chains = _once(ri.chains(home).filter(~pl.col("excluded")), ["journey_token", "month", "rerun_count"])
+    """Roots with at least one production rerun / roots, by journey and month of the root's created_at.
+
+    Only roots in the export that are neither shadow nor sandbox count; a rerun counts when it is neither
+    shadow nor sandbox, also when its application is not in the export (its rerun_edges row is the proof).
+    """
+    counted = ri.with_chain_reruns(ri.chains(home).filter(pl.col("in_rate")), home)
+    chains = _once(counted, ["journey_token", "month", "production_reruns"])
     levels = {
         "overall": [],
         "journey": ["journey_token"],
@@ -135,7 +151,7 @@ def rerun_rate(home: Home) -> pl.DataFrame:
     }
     aggs = [
         pl.len().cast(pl.Int64).alias("roots"),
-        (pl.col("rerun_count") > 0).sum().cast(pl.Int64).alias("roots_with_rerun"),
+        (pl.col("production_reruns") > 0).sum().cast(pl.Int64).alias("roots_with_rerun"),
     ]
     lf = _named(_by_levels(chains, levels, aggs), home).with_columns(
         ri.rate("roots_with_rerun", "roots").alias("rerun_rate"), _grouping_rank()
@@ -143,40 +159,17 @@ def rerun_rate(home: Home) -> pl.DataFrame:
     return _conform(lf, "report_rerun_rate", ["_g", "journey_name", "journey_token", "month"])
 
 
-def _rerun_rows(home: Home) -> pl.LazyFrame:
-    """Every rerun of a counted chain (a member that is not its root), with how it was initiated."""
-    edges = (
-        ri.scan(home, "rerun_edges")
-        .select(
-            pl.col("parent_token").alias("previous_token"),
-            pl.col("child_token").alias("journey_application_token"),
-            pl.col("initiated_by").alias("edge_initiated_by"),
-        )
-        .unique(["previous_token", "journey_application_token"], keep="first")
-    )
-    initiated = pl.coalesce("edge_initiated_by", "rerun_initiated_by").str.strip_chars().str.to_lowercase()
-    return (
-        ri.members(home)
-        .filter(~pl.col("is_root").fill_null(False))
-        .join(edges, on=["previous_token", "journey_application_token"], how="left")
-        .with_columns(
-            pl.when(initiated.is_null() | (initiated == ""))
-            .then(pl.lit("unknown"))
-            .otherwise(initiated)
-            .alias("initiated_by"),
-            pl.col("created_at").dt.truncate("1mo").dt.date().alias("month"),
-        )
-    )
-
-
 def reruns_by_initiator(home: Home) -> pl.DataFrame:
-    """Reruns by initiated_by (api, dashboard, unknown when not reported; other values kept), per month."""
+    """Reruns (every rerun_edges row, also when the new application is not in the export) by initiated_by
+    (api, dashboard, unknown when not reported; other values kept), overall and per month of the rerun."""
     levels = {"overall": ["initiated_by"], "month": ["month", "initiated_by"]}
-    reruns = _once(_rerun_rows(home), ["month", "initiated_by"])
-    lf = _by_levels(reruns, levels, [pl.len().cast(pl.Int64).alias("reruns")])
-    lf = lf.with_columns(
-        _share("reruns", ["grouping", "month"]),
-        _grouping_rank(),
+    reruns = _once(ri.reruns(home), ["month", "initiated_by", "child_in_export"])
+    aggs = [
+        pl.len().cast(pl.Int64).alias("reruns"),
+        (~pl.col("child_in_export")).sum().cast(pl.Int64).alias("reruns_not_in_export"),
+    ]
+    lf = _by_levels(reruns, levels, aggs).with_columns(
+        ri.share("reruns", ["grouping", "month"]), _grouping_rank()
     )
     return _conform(lf, "report_reruns_by_initiator", ["_g", "month", "initiated_by"])
 
@@ -191,20 +184,21 @@ def _spelled(lf: pl.LazyFrame, spellings: pl.LazyFrame, col: str) -> pl.LazyFram
 
 
 def outcome_transitions(home: Home) -> pl.DataFrame:
-    """Chains with at least one rerun, by root status/outcome -> final status/outcome (case-insensitive)."""
+    """Every chain by root status/outcome -> final status/outcome (outcomes case-insensitive), with
+    `was_rerun`: `share` is of all chains, `share_in_group` of the chains with the same `was_rerun`."""
+    keys = ["was_rerun", "root_in_export", "root_status", "root_outcome", "final_status", "final_outcome"]
     chains = _once(
-        ri.chains(home).filter(pl.col("rerun_count") > 0),
-        ["root_in_export", "root_status", "root_outcome", "final_status", "final_outcome"],
+        ri.with_chain_reruns(ri.chains(home), home).with_columns((pl.col("reruns") > 0).alias("was_rerun")),
+        keys,
     )
     spellings = ri.spellings(
         pl.concat([chains.select(pl.col(c).alias("value")) for c in ("root_outcome", "final_outcome")])
     )
-    keys = ["root_in_export", "root_status", "root_outcome", "final_status", "final_outcome"]
     lf = (
         chains.with_columns(pl.col("root_outcome", "final_outcome").str.to_lowercase())
         .group_by(keys)
         .agg(pl.len().cast(pl.Int64).alias("chains"))
-        .with_columns(_share("chains"))
+        .with_columns(ri.share("chains"), ri.share("chains", "was_rerun").alias("share_in_group"))
     )
     lf = _spelled(_spelled(lf, spellings, "root_outcome"), spellings, "final_outcome")
     lf = lf.sort(["chains", *keys], descending=[True] + [False] * len(keys), nulls_last=True)
@@ -221,7 +215,7 @@ def recovery(home: Home) -> pl.DataFrame:
                 pl.col("root_in_export").fill_null(False)
                 & (pl.col("root_status").str.to_lowercase() == "error")
             ).alias("errored"),
-            ri.outcome_class("final_outcome").alias("cls"),
+            ro.outcome_class("final_outcome", ro.class_map(home)).alias("cls"),
         )
         .with_columns((pl.col("errored") & (status == "completed")).alias("rec"))
     )
@@ -262,19 +256,10 @@ def recovery(home: Home) -> pl.DataFrame:
 
 
 def rerun_delays(home: Home) -> pl.LazyFrame:
-    """Every rerun of a counted chain with `seconds` from its previous's created_at (NULL: not measurable)."""
-    previous = ri.scan(home, "applications").select(
-        pl.col("journey_application_token").alias("previous_token"),
-        pl.col("created_at").alias("previous_created_at"),
-    )
+    """Every rerun (as in `ri.reruns`) with `seconds` from its previous's created_at to its own (NULL: not
+    measurable, the previous or its time is not in the export, or the rerun is dated before it)."""
     delay = (pl.col("created_at") - pl.col("previous_created_at")).dt.total_milliseconds() / 1000.0
-    return (
-        ri.members(home)
-        .filter(pl.col("previous_token").is_not_null())
-        .join(previous, on="previous_token", how="left")
-        # A rerun created before its previous is bad data: counted as a rerun, not measured.
-        .with_columns(pl.when(delay >= 0).then(delay).alias("seconds"))
-    )
+    return ri.reruns(home, with_journey=True).with_columns(pl.when(delay >= 0).then(delay).alias("seconds"))
 
 
 def time_to_rerun(home: Home) -> pl.DataFrame:
@@ -294,27 +279,47 @@ def time_to_rerun(home: Home) -> pl.DataFrame:
 
 
 def depth_distribution(home: Home) -> pl.DataFrame:
-    """Counted chains by chain_size and by max_depth (NULL value: depth unknown, a broken chain)."""
-    chains = _once(ri.chains(home), ["chain_size", "max_depth"])
+    """Chains by chain_size and by max_depth. A chain with any member of unknown depth (a broken chain)
+    has an unknown max_depth (value NULL, label 'unknown'), not the deepest of its known members."""
+    depth = pl.col("depth")
+    chains = _once(
+        ri.scan(home, "rerun_chains")
+        .filter(pl.col("root_token").is_not_null())
+        .group_by("root_token")
+        .agg(
+            pl.len().cast(pl.Int64).alias("chain_size"),
+            pl.when(depth.null_count() == 0).then(depth.max()).alias("max_depth"),
+        ),
+        ["chain_size", "max_depth"],
+    )
     parts = [
         chains.group_by(pl.col(col).alias("value"))
         .agg(pl.len().cast(pl.Int64).alias("chains"))
         .with_columns(pl.lit(col).alias("measure"))
         for col in ("chain_size", "max_depth")
     ]
-    lf = pl.concat(parts).with_columns(_share("chains", "measure"))
+    lf = pl.concat(parts).with_columns(
+        ri.share("chains", "measure"),
+        pl.col("value").cast(pl.String).fill_null("unknown").alias("label"),
+    )
     return _conform(lf, "report_depth_distribution", ["measure", "value"])
 
 
 def effective_outcomes(home: Home) -> pl.DataFrame:
-    """Outcome rates counting every application of a counted chain (naive) beside one vote per chain (the
-    final outcome: effective). Classes: approval, denial, other outcome, no outcome (not completed)."""
+    """Outcome rates counting every application of the export (naive) beside one vote per chain (the
+    final outcome: effective). Classes: approval, denial, other outcome, no outcome (not completed);
+    report_outcome_classes shows how each outcome name was classified."""
+    classes = ro.class_map(home)
     counted = _once(ri.chains(home), ["root_token", "journey_token", "final_outcome"])
-    naive = ri.members(home, counted).select(
-        "journey_token", ri.outcome_class("complete_outcome").alias("cls"), pl.lit("naive").alias("basis")
+    naive = ri.applications(home, counted).select(
+        "journey_token",
+        ro.outcome_class("complete_outcome", classes).alias("cls"),
+        pl.lit("naive").alias("basis"),
     )
     effective = counted.select(
-        "journey_token", ri.outcome_class("final_outcome").alias("cls"), pl.lit("effective").alias("basis")
+        "journey_token",
+        ro.outcome_class("final_outcome", classes).alias("cls"),
+        pl.lit("effective").alias("basis"),
     )
     levels = {g: ["basis", *k] for g, k in _JOURNEY_LEVELS.items()}
     aggs = [pl.len().cast(pl.Int64).alias("total")] + [
@@ -344,90 +349,16 @@ def effective_outcomes(home: Home) -> pl.DataFrame:
     return _conform(lf, "report_effective_outcomes", ["_g", "journey_name", "journey_token", "_b"])
 
 
+def outcome_classes(home: Home) -> pl.DataFrame:
+    """How each outcome name, as spelled, was classified (approval, denial, other) and by which rule, with
+    how many applications carry it; correct a name in <home>/outcomes.toml."""
+    return _conform(ro.outcome_classes(home).lazy(), "report_outcome_classes")
+
+
 def data_quality(home: Home) -> pl.DataFrame:
-    """Rejects by error, applications by lineage_status, events naming applications not in the export,
-    and chains with a lineage problem (a member whose lineage_status is not 'complete')."""
-
-    def part(section: str, lf: pl.LazyFrame) -> pl.LazyFrame:
-        return lf.select(
-            pl.lit(section).alias("section"),
-            pl.col("item").cast(pl.String),
-            pl.col("count").cast(pl.Int64),
-            pl.col("share").cast(pl.Float64),
-        )
-
-    rejects = (
-        ri.scan(home, "rejects")
-        .group_by(pl.col("error").fill_null("(no error text)").alias("item"))
-        .agg(pl.len().alias("count"))
-        .with_columns(_share("count"))
-        .sort(["count", "item"], descending=[True, False])
-    )
-    lineage = ri.scan(home, "rerun_chains")
-    statuses = (
-        pl.LazyFrame({"item": list(LINEAGE_STATUSES), "_o": list(range(len(LINEAGE_STATUSES)))})
-        .join(
-            lineage.group_by(pl.col("lineage_status").alias("item")).agg(pl.len().alias("count")),
-            on="item",
-            how="full",
-            coalesce=True,
-        )
-        .with_columns(pl.col("count").fill_null(0))
-        .with_columns(_share("count"))
-        .sort(["_o", "item"], nulls_last=True)
-    )
-    apps = ri.scan(home, "applications").select(pl.col("journey_application_token").alias("token"))
-    events = ri.scan(home, "events")
-    orphans = events.join(apps, left_on="journey_application_token", right_on="token", how="anti")
-    rerun_orphans = events.filter(pl.col("rerun_journey_application_token").is_not_null()).join(
-        apps, left_on="rerun_journey_application_token", right_on="token", how="anti"
-    )
-    n_events = events.select(pl.len()).collect().item()
-    event_rows = pl.LazyFrame(
-        {
-            "item": [
-                "events",
-                "events_of_applications_not_in_export",
-                "applications_seen_only_in_events",
-                "rerun_events_naming_applications_not_in_export",
-            ],
-            "count": [
-                n_events,
-                orphans.select(pl.len()).collect().item(),
-                orphans.select(pl.col("journey_application_token").n_unique()).collect().item(),
-                rerun_orphans.select(pl.len()).collect().item(),
-            ],
-        }
-    ).with_columns(
-        # Shares of all events; a count of tokens has none, and no events means no shares.
-        pl.when((pl.col("item") != "applications_seen_only_in_events") & pl.lit(n_events > 0))
-        .then(pl.col("count") / max(n_events, 1))
-        .alias("share")
-    )
-    counted = lineage.filter(pl.col("root_token").is_not_null())
-    n_chains = counted.select(pl.col("root_token").n_unique()).collect().item()
-    n_problem = (
-        counted.filter(pl.col("lineage_status") != "complete")
-        .select(pl.col("root_token").n_unique())
-        .collect()
-        .item()
-    )
-    chain_rows = pl.LazyFrame(
-        {
-            "item": ["chains", "chains_with_lineage_problems"],
-            "count": [n_chains, n_problem],
-            "share": [None, n_problem / n_chains if n_chains else None],
-        }
-    )
-    lf = pl.concat(
-        [
-            part("rejects_by_error", rejects),
-            part("lineage_status", statuses),
-            part("events", event_rows),
-            part("chains", chain_rows),
-        ]
-    )
-    return _conform(lf, "report_data_quality")
+    """Rejects by kind of error, applications by lineage_status, events naming applications not in the
+    export, chains with lineage problems (cycle groups included), roots and reruns not in the export."""
+    return _conform(report_quality.data_quality(home), "report_data_quality")
 
 
 BUILDERS: dict[str, Callable[[Home], pl.DataFrame]] = {
@@ -438,5 +369,6 @@ BUILDERS: dict[str, Callable[[Home], pl.DataFrame]] = {
     "report_time_to_rerun": time_to_rerun,
     "report_depth_distribution": depth_distribution,
     "report_effective_outcomes": effective_outcomes,
+    "report_outcome_classes": outcome_classes,
     "report_data_quality": data_quality,
 }

@@ -5,7 +5,8 @@
     build_html_report(home)   <home>/reports/rerun_report.html and every chart as <home>/reports/*.png
     headline(home)            the headline figures as numbers; headline_text(home) the lines `demo` prints
 
-Tables are computed in lineage.report_tables, charts in lineage.report_charts, HTML in lineage.report_html.
+Tables are computed in lineage.report_tables (data quality in lineage.report_quality, outcome classes in
+lineage.report_outcomes), charts in lineage.report_charts, HTML in lineage.report_html.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from lineage import report_charts, report_html
+from lineage import report_charts, report_html, report_outcomes
 from lineage.errors import LineageError
 from lineage.report_tables import BUILDERS, REPORT_SCHEMAS, REPORT_TABLES, rerun_delays
 from lineage.warehouse import Home, write_arrow
@@ -65,6 +66,9 @@ def build_reports(home: Home) -> Path:
 
 def _newest_input(home: Home) -> float:
     stamps = [home.table_path(n).stat().st_mtime for n in INPUT_TABLES if home.has_table(n)]
+    config = home.root / report_outcomes.CONFIG_NAME  # a changed outcome mapping makes reports stale too
+    if config.is_file():
+        stamps.append(config.stat().st_mtime)
     return max(stamps, default=0.0)
 
 
@@ -116,22 +120,27 @@ def _pick(df: pl.DataFrame, col: str, **where: str) -> float | int | None:
     return df[col][0] if df.height else None
 
 
-def _headline(home: Home, t: dict[str, pl.DataFrame]) -> dict[str, float | int]:
+def _headline(home: Home, t: dict[str, pl.DataFrame]) -> dict[str, float | int | None]:
     quality = t["report_data_quality"]
     rate = t["report_rerun_rate"]
     recovery = t["report_recovery"]
     eff = t["report_effective_outcomes"]
     ttr = t["report_time_to_rerun"]
-    numbers: dict[str, float | int | None] = {
+
+    def chains(item: str) -> int:
+        return _pick(quality, "count", section="chains", item=item) or 0
+
+    # Counts are 0 when there is nothing; a rate or time with nothing to measure stays None (undefined).
+    return {
         "applications": _rows(home, "applications"),
         "events": _rows(home, "events"),
         "rejects": _rows(home, "rejects"),
-        "chains": _pick(quality, "count", section="chains", item="chains"),
+        "chains": chains("chains"),
         "reruns": int(_overall(t["report_reruns_by_initiator"])["reruns"].sum()),
-        "roots": _pick(rate, "roots", grouping="overall"),
-        "roots_with_rerun": _pick(rate, "roots_with_rerun", grouping="overall"),
+        "roots": _pick(rate, "roots", grouping="overall") or 0,
+        "roots_with_rerun": _pick(rate, "roots_with_rerun", grouping="overall") or 0,
         "rerun_rate": _pick(rate, "rerun_rate", grouping="overall"),
-        "errored_roots": _pick(recovery, "errored_roots", grouping="overall"),
+        "errored_roots": _pick(recovery, "errored_roots", grouping="overall") or 0,
         "recovery_rate_errored_roots": _pick(recovery, "recovery_rate", grouping="overall"),
         "effective_approval_rate": _pick(eff, "approval_rate", grouping="overall", basis="effective"),
         "naive_approval_rate": _pick(eff, "approval_rate", grouping="overall", basis="naive"),
@@ -139,27 +148,38 @@ def _headline(home: Home, t: dict[str, pl.DataFrame]) -> dict[str, float | int]:
         "naive_denial_rate": _pick(eff, "denial_rate", grouping="overall", basis="naive"),
         "time_to_rerun_p50_seconds": _pick(ttr, "p50_seconds", grouping="overall"),
         "time_to_rerun_p90_seconds": _pick(ttr, "p90_seconds", grouping="overall"),
-        "chains_with_lineage_problems": _pick(
-            quality, "count", section="chains", item="chains_with_lineage_problems"
-        ),
-        "applications_in_cycles": _pick(quality, "count", section="lineage_status", item="cycle"),
-    }
-    # Plain numbers for Dagster metadata and plots: a rate or time with nothing to count is 0.
-    return {
-        k: (0.0 if isinstance(v, float) or k.endswith(("_rate", "_seconds")) else 0) if v is None else v
-        for k, v in numbers.items()
+        "chains_with_lineage_problems": chains("chains_with_lineage_problems"),
+        "rooted_chains_with_lineage_problems": chains("rooted_chains_with_lineage_problems"),
+        "cycle_groups": chains("cycle_groups"),
+        "applications_in_cycles": chains("applications_in_cycles"),
     }
 
 
-def headline(home: Home) -> dict[str, float | int]:
-    """The headline figures (counts as int, rates as fractions 0..1, times in seconds); 0 when undefined."""
+def headline(home: Home) -> dict[str, float | int | None]:
+    """The headline figures (counts as int, rates as fractions 0..1, times in seconds); always the same
+    keys, with None for a rate or time that is undefined (no roots, no errored roots, no measured rerun)."""
     return _headline(home, _load_all(home))
+
+
+def pct(value: float | None) -> str:
+    """A fraction as a percentage with one decimal; '—' when undefined."""
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def problems_text(h: dict[str, float | int | None]) -> str:
+    """'3 (2 with a root, 1 cycle group: 4 applications in or under cycles)'."""
+    groups = h["cycle_groups"] or 0
+    detail = f"{h['rooted_chains_with_lineage_problems']:,} with a root"
+    if groups:
+        plural = "s" if groups != 1 else ""
+        in_cycles = h["applications_in_cycles"] or 0
+        detail += f", {groups:,} cycle group{plural}: {in_cycles:,} applications in or under cycles"
+    return f"{h['chains_with_lineage_problems']:,} ({detail})"
 
 
 def headline_text(home: Home) -> str:
     """The lines `rerun-lineage demo` prints at its end: the headline figures and the report's path."""
     h = headline(home)
-    pct = lambda v: f"{v * 100:.1f}%"  # noqa: E731
     report = home.reports / HTML_NAME
     lines = [
         "rerun-lineage headline",
@@ -168,11 +188,11 @@ def headline_text(home: Home) -> str:
         f"  rerun rate                   {pct(h['rerun_rate'])} of {h['roots']:,} roots "
         "(shadow and sandbox excluded)",
         f"  errored roots recovered      {pct(h['recovery_rate_errored_roots'])} of {h['errored_roots']:,}",
-        f"  approval rate                {pct(h['effective_approval_rate'])} one vote per chain, "
-        f"{pct(h['naive_approval_rate'])} every application",
+        f"  approval rate                {pct(h['effective_approval_rate'])} one vote per chain (effective), "
+        f"{pct(h['naive_approval_rate'])} every application (naive)",
         f"  time to rerun                p50 {report_charts.human_seconds(h['time_to_rerun_p50_seconds'])}, "
         f"p90 {report_charts.human_seconds(h['time_to_rerun_p90_seconds'])}",
-        f"  chains with lineage problems {h['chains_with_lineage_problems']:,}",
+        f"  chains with lineage problems {problems_text(h)}",
         f"  report                       {report if report.exists() else 'not built yet'}",
     ]
     return "\n".join(lines)

@@ -13,7 +13,8 @@ Chains (root -> reruns, created_at UTC; `init` = initiated_by):
   J3 "Small business"
     G0 2024-01-05 sandbox, completed "Approved" -> G1 +30s "running" (no initiated_by)
     H0 2024-03-01 completed "DENIED"     -> H1 +2d completed "approved" (api)
-  X1 <-> X2  a cycle (J1): root_token NULL, never counted
+  X1 <-> X2  a cycle (J1), both "Approved": root_token NULL, so no chain; one cycle group (a lineage
+             problem), two applications (naive outcomes) and two reruns (by initiator, time to rerun)
 """
 
 from __future__ import annotations
@@ -211,3 +212,47 @@ def write_export(home: Home) -> None:
         },
     ]
     write_arrow(home, "rejects", pa.Table.from_pylist(rejects, schema=contract.REJECTS))
+
+
+# ---- homes built from rows through the real lineage SQL (lineage.chains.build_chains) and reports --------
+
+B0 = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+
+
+def app(token, minute, prev=None, root=None, *, status="completed", outcome=None, by=None, journey=J1,
+        shadow=False, sandbox=False, rerun=None) -> dict:
+    """One `applications` row; `minute` after 2024-06-01 (None: no created_at)."""
+    created = None if minute is None else B0 + dt.timedelta(minutes=minute)
+    return {
+        "journey_application_token": token, "journey_token": journey, "journey_name": NAMES.get(journey),
+        "status": status, "complete_outcome": outcome, "created_at": created, "updated_at": created,
+        "is_rerun": (prev is not None or root is not None) if rerun is None else rerun,
+        "rerun_initiated_by": by, "rerun_previous_token": prev, "rerun_root_token": root,
+        "is_shadow": shadow, "sandbox": sandbox, "source_file": "export.ndjson",
+    }  # fmt: skip
+
+
+def link(parent, child, minute, by=None) -> dict:
+    """An `_embedded.reruns[]` entry of `parent`'s winning snapshot."""
+    return {"journey_application_token": parent, "next_journey_application_token": child,
+            "initiated_by": by, "created_at": B0 + dt.timedelta(minutes=minute)}  # fmt: skip
+
+
+def started(carrier, child, minute) -> dict:
+    """A started_rerun_application event on `carrier` naming `child`."""
+    return {"journey_application_token": carrier, "type": "started_rerun_application",
+            "timestamp": B0 + dt.timedelta(minutes=minute), "rerun_journey_application_token": child,
+            "source": "snapshot"}  # fmt: skip
+
+
+def build_home(home: Home, apps, reruns=(), events=(), rejects=()) -> Home:
+    """Write the ingest tables, run the real lineage SQL, then every report (tables, charts, HTML)."""
+    from lineage import reports
+    from lineage.chains import build_chains
+
+    for name, rows in (("applications", apps), ("application_reruns", reruns), ("events", events),
+                       ("rejects", rejects)):  # fmt: skip
+        write_arrow(home, name, pa.Table.from_pylist(list(rows), schema=contract.SCHEMAS[name]))
+    build_chains(home)
+    reports.build_reports(home)
+    return home

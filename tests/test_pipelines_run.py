@@ -159,6 +159,7 @@ class _DuplicateIngest:
     """A stand-in ingest that writes the same token twice, as a broken upstream would."""
 
     files_read, files_unchanged, records, rejects = 1, 0, 2, 0
+    total_records, total_rejects, reject_rate = 2, 0, 0.0
 
     def __init__(self, home: Home):
         apps = {name: pa.nulls(2, field.type) for name, field in zip(SCHEMAS["applications"].names,

@@ -14,21 +14,28 @@ from lineage.report_charts import CHARTS, HEIGHT_PX, WIDTH_PX
 from lineage.synthetic_people import pii_values
 from lineage.warehouse import Home
 
-# The same rule as lineage.report_inputs.chains, written again in SQL: excluded when the root (or, the root
-# missing, the latest application) is shadow or sandbox.
+# The rule of docs/readme/reports.md, written again in SQL: roots in the export that are neither shadow nor
+# sandbox (NULL flags: production); rerun when a non-shadow, non-sandbox rerun (a chain member, or an edge
+# from a member to an application not in the export) exists.
 RERUN_RATE_SQL = """
-SELECT count(*), count(*) FILTER (WHERE s.rerun_count > 0)
-FROM chain_summary s
-LEFT JOIN applications r ON r.journey_application_token = s.root_token
-LEFT JOIN applications l ON l.journey_application_token = s.latest_token
-WHERE NOT CASE WHEN s.root_in_export THEN coalesce(r.is_shadow, false) OR coalesce(r.sandbox, false)
-               ELSE coalesce(l.is_shadow, false) OR coalesce(l.sandbox, false) END
+WITH prod AS (
+    SELECT journey_application_token AS token,
+           NOT (coalesce(is_shadow, false) OR coalesce(sandbox, false)) AS p
+    FROM applications
+), reruns AS (
+    SELECT c.root_token FROM rerun_chains c JOIN prod ON prod.token = c.journey_application_token
+    WHERE c.journey_application_token <> c.root_token AND prod.p
+    UNION ALL
+    SELECT c.root_token FROM rerun_edges e JOIN rerun_chains c ON c.journey_application_token = e.parent_token
+    WHERE e.child_token NOT IN (SELECT token FROM prod) AND c.root_token IS NOT NULL
+)
+SELECT count(*), count(*) FILTER (WHERE s.root_token IN (SELECT root_token FROM reruns))
+FROM chain_summary s JOIN prod ON prod.token = s.root_token
+WHERE s.root_in_export AND prod.p
 """
-DENIAL = "deni|declin|reject|disapprov|not approv|unapprov"
-EFFECTIVE_APPROVALS_SQL = f"""
-SELECT count(*) FILTER (WHERE regexp_matches(lower(final_outcome), 'approv')
-                          AND NOT regexp_matches(lower(final_outcome), '{DENIAL}')), count(*)
-FROM chain_summary
+# The demo's outcome names are Approved, Denied and Manual Review in any case: approval is "approved".
+EFFECTIVE_APPROVALS_SQL = """
+SELECT count(*) FILTER (WHERE lower(final_outcome) = 'approved'), count(*) FROM chain_summary
 """
 
 
@@ -44,6 +51,16 @@ def test_demo_report_is_offline_and_free_of_personal_data(demo_home: Home) -> No
     assert not leaks
     for name in reports.REPORT_TABLES:
         assert demo_home.has_table(name)
+
+
+def test_demo_outcome_names_are_classified_as_expected(demo_home: Home) -> None:
+    con = duckdb.connect(str(demo_home.warehouse), read_only=True)
+    try:
+        got = con.execute("SELECT outcome, outcome_class FROM report_outcome_classes").fetchall()
+    finally:
+        con.close()
+    expected = {"approved": "approval", "denied": "denial", "manual review": "other"}
+    assert got and {name: cls for name, cls in got} == {name: expected[name.lower()] for name, _ in got}
 
 
 def test_demo_headline_matches_sql(demo_home: Home) -> None:

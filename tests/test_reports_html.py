@@ -53,16 +53,19 @@ def test_report_on_hand_made_export(home: Home) -> None:
     # Headline figures first, then charts, then tables.
     assert page.index("Headline") < page.index("<img ") < page.index('id="report_rerun_rate"')
     headline = page[page.index("Headline") : page.index("<h2>Charts")]
-    assert "66.7%" in headline and "50.0%" in headline  # rerun rate 4/6, recovery 1/2
+    assert "60.0%" in headline and "50.0%" in headline  # rerun rate 3/5, recovery 1/2
     # Journey names are escaped: "Business <KYB> & $co$".
     assert "Business &lt;KYB&gt; &amp; $co$" in page and "<KYB>" not in page
-    assert "1.5 h" in page  # p50 time to rerun, 5400 s
+    assert "2.0 h" in headline  # p50 time to rerun, 7200 s
 
 
 def test_report_on_empty_home(home: Home) -> None:
     page = check_report(home)
     h = reports.headline(home)
-    assert h["applications"] == 0 and h["rerun_rate"] == 0.0 and h["naive_approval_rate"] == 0.0
+    # Nothing to count: counts are 0, rates and times undefined (None), shown as "—".
+    assert (h["applications"], h["chains"], h["reruns"], h["roots"]) == (0, 0, 0, 0)
+    assert h["rerun_rate"] is None and h["naive_approval_rate"] is None
+    assert h["time_to_rerun_p50_seconds"] is None and h["recovery_rate_errored_roots"] is None
     rate = pl.read_parquet(home.table_path("report_rerun_rate"))
     assert rate.rows() == [("overall", None, None, None, 0, 0, None)]  # no roots: the rate is NULL
     assert "no rows" in page
@@ -133,7 +136,9 @@ def test_report_with_no_reruns(home: Home) -> None:
     check_report(home)
     rate = pl.read_parquet(home.table_path("report_rerun_rate")).filter(pl.col("grouping") == "overall")
     assert rate.select("roots", "roots_with_rerun", "rerun_rate").rows() == [(5, 0, 0.0)]  # E0, G0 excluded
-    assert pl.read_parquet(home.table_path("report_outcome_transitions")).is_empty()
+    # Every chain is a transition (its own diagonal): the 7 roots' status/outcome pairs, none rerun.
+    transitions = pl.read_parquet(home.table_path("report_outcome_transitions"))
+    assert transitions["chains"].sum() == 7 and not transitions["was_rerun"].any()
     assert pl.read_parquet(home.table_path("report_reruns_by_initiator")).is_empty()
 
 
@@ -186,7 +191,13 @@ def test_deep_chain_draws_capped_bars(home: Home) -> None:
             "recovered": False,
         }
     ]
+    edges = [
+        {"parent_token": c["previous_token"], "child_token": c["journey_application_token"]}
+        for c in chains
+        if c["previous_token"]
+    ]
     write_arrow(home, "rerun_chains", pa.Table.from_pylist(chains, schema=contract.RERUN_CHAINS))
+    write_arrow(home, "rerun_edges", pa.Table.from_pylist(edges, schema=contract.RERUN_EDGES))
     write_arrow(home, "chain_summary", pa.Table.from_pylist(summary, schema=contract.CHAIN_SUMMARY))
     check_report(home)
     ttr = pl.read_parquet(home.table_path("report_time_to_rerun")).filter(pl.col("grouping") == "overall")
