@@ -330,3 +330,20 @@ def test_a_run_from_the_ui_takes_turns_with_a_command_line_run_instead_of_waitin
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_report_assets_record_their_overall_figures_as_numbers(home: Home) -> None:
+    write_landing(home.landing)
+    result = dg.materialize(_all_assets(defs()), instance=dg.DagsterInstance.ephemeral(),
+                            resources={"lineage": LineageResource(home=str(home.root))})
+    rate = _metadata(result, "report_rerun_rate")
+    # the hand-made landing: roots ROOT (rerun once) and SOLO, neither shadow nor sandbox
+    assert (rate["roots"].value, rate["roots_with_rerun"].value) == (2, 1)
+    assert rate["rerun_rate"].value == pytest.approx(0.5)
+    recovery = _metadata(result, "report_recovery")
+    assert (recovery["errored_roots"].value, recovery["recovered"].value) == (1, 1)
+    outcomes = _metadata(result, "report_effective_outcomes")
+    # naive: 3 applications, 2 Approved (the rerun and SOLO); effective: 2 chains, both end Approved
+    assert outcomes["naive_approval_rate"].value == pytest.approx(2 / 3)
+    assert outcomes["effective_approval_rate"].value == pytest.approx(1.0)
+    assert "```" in _metadata(result, "html_report")["headline"].value  # kept as lines in the UI
