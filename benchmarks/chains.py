@@ -102,14 +102,15 @@ def _measure(root: str, what: str) -> None:
     import duckdb
 
     from lineage import chains
-    from lineage.warehouse import Home, table_sql
+    from lineage.warehouse import Home, duckdb_memory_limit, table_sql
 
     home = Home(Path(root))
     usage0 = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = usage0.ru_utime + usage0.ru_stime
     start = time.perf_counter()
     if what == "floor":
-        con = duckdb.connect(config={"memory_limit": chains.MEMORY_LIMIT, "preserve_insertion_order": False})
+        con = duckdb.connect(config={"memory_limit": duckdb_memory_limit(),
+                                     "preserve_insertion_order": False})
         out = home.root / "floor.parquet"
         con.execute(FLOOR.format(apps=table_sql(home, "applications"), edges=table_sql(home, "rerun_edges"),
                                  out=out))
@@ -156,10 +157,10 @@ def main() -> None:
     if args.measure:
         _measure(*args.measure)
         return
-    from lineage import chains
+    from lineage.warehouse import duckdb_memory_limit
 
     scratch = Path(args.dir or tempfile.mkdtemp(prefix="chains-bench-"))
-    print(f"memory_limit {chains.MEMORY_LIMIT}, {os.cpu_count()} cores, scratch {scratch}")
+    print(f"memory_limit {duckdb_memory_limit()}, {os.cpu_count()} cores, scratch {scratch}")
     results = {}
     for variant in args.variants.split(","):
         root = scratch / variant

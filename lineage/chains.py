@@ -7,8 +7,6 @@ written atomically (checked against the contract schema).
 
 from __future__ import annotations
 
-import os
-
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -16,7 +14,7 @@ import pyarrow.parquet as pq
 from lineage.chain_tree import chain_of, format_chain
 from lineage.contract import SCHEMAS
 from lineage.sqlfiles import load_sql
-from lineage.warehouse import Home, copy_query, table_sql
+from lineage.warehouse import Home, copy_query, duckdb_memory_limit, table_sql
 
 __all__ = [
     "build_chain_summary",
@@ -34,8 +32,6 @@ INPUTS = {
     "rerun_chains": ("applications", "rerun_edges"),
     "chain_summary": ("rerun_chains", "applications"),
 }
-# Bounded memory (CONTRACT scale target); DuckDB spills beyond it. Override with $RERUN_LINEAGE_MEMORY.
-MEMORY_LIMIT = os.environ.get("RERUN_LINEAGE_MEMORY", "1GB")
 
 
 def _duck_type(arrow_type: pa.DataType) -> str:
@@ -53,7 +49,7 @@ def _empty_view_sql(name: str) -> str:
 
 def _connect(home: Home, inputs: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
     spill = home.state / "duckdb-spill"  # never the working directory
-    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": False,
+    con = duckdb.connect(config={"memory_limit": duckdb_memory_limit(), "preserve_insertion_order": False,
                                  "temp_directory": str(spill)})
     for name in inputs:
         source = table_sql(home, name) if home.has_table(name) else f"({_empty_view_sql(name)})"

@@ -27,10 +27,8 @@ from lineage.errors import LineageError
 from lineage.ingest_parse import prepare
 from lineage.ingest_stage import stage_batches
 from lineage.ingest_tables import TABLES, write_tables
-from lineage.warehouse import Home
+from lineage.warehouse import Home, duckdb_memory_limit
 
-MEMORY_LIMIT_ENV = "RERUN_LINEAGE_MEMORY_LIMIT"
-DEFAULT_MEMORY_LIMIT = "1GB"
 PROGRESS_EVERY_S = 2.0
 
 
@@ -234,7 +232,7 @@ def _empty_part(con, home: Home) -> Path:
 
 def _connect(home: Home) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)}'")
+    con.execute(f"SET memory_limit = '{duckdb_memory_limit()}'")
     con.execute(f"SET temp_directory = '{home.state / 'tmp' / 'duckdb'}'")
     con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
     con.execute("SET enable_progress_bar = false")
