@@ -15,6 +15,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,24 +132,34 @@ def _ingest(home: Home, landing: Path, rebuild: bool, say: Callable[[str], None]
 def _plan(found, manifest, index, result):
     """Staged key of every file, and the files to parse: new or changed content not staged yet."""
     keys: dict[str, str] = {}
-    todo = []
-    queued = set()
+    to_hash = []
     for lf in found:
         prev = manifest.get(lf.rel)
         if prev and prev["size"] == lf.size and prev["mtime_ns"] == lf.mtime_ns \
                 and lf.staged_key(prev["sha256"]) in index:
             keys[lf.rel] = lf.staged_key(prev["sha256"])  # fast check: same size and mtime as last time
-            continue
-        try:
-            sha = files_.sha256_file(lf.path)
-        except OSError as exc:
-            result.files_skipped.append((lf.rel, f"cannot be read: {exc.strerror}"))
+        else:
+            to_hash.append(lf)
+    todo, queued = [], set()
+    # hashlib lets go of the GIL: every core hashes
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        hashed = list(pool.map(_sha256_or_error, [lf.path for lf in to_hash]))
+    for lf, (sha, error) in zip(to_hash, hashed, strict=True):
+        if error is not None:
+            result.files_skipped.append((lf.rel, f"cannot be read: {error.strerror}"))
             continue
         key = keys[lf.rel] = lf.staged_key(sha)
         if key not in index and key not in queued:  # the same content may be staged already
             queued.add(key)
             todo.append((lf, key))
     return keys, todo
+
+
+def _sha256_or_error(path: Path) -> tuple[str | None, OSError | None]:
+    try:
+        return files_.sha256_file(path), None
+    except OSError as exc:
+        return None, exc
 
 
 def _unchanged_tables(home: Home, manifest: dict[str, dict], present) -> dict[str, int] | None:

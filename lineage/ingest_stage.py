@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 
 from lineage import ingest_rejects as rj
 from lineage.ingest_files import LandingFile, quarantine_name, staged_root
-from lineage.ingest_parse import parse_to_parquet
+from lineage.ingest_parse import MAX_OBJECT_BYTES, parse_to_parquet
 from lineage.warehouse import Home, sql_path
 
 GZIP_CAP_ENV = "RERUN_LINEAGE_MAX_DECOMPRESSED_BYTES"
@@ -75,7 +76,9 @@ def _stage_batch(con, home: Home, batch: list[tuple[LandingFile, str]]) -> dict[
     tmp.mkdir(parents=True)
     work.mkdir(parents=True)
     try:
-        sources = [_source(lf, key, work, i) for i, (lf, key) in enumerate(batch)]
+        # each .gz is inflated once to check it (see _source); zlib lets go of the GIL: every core works
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            sources = list(pool.map(lambda job: _source(*job[1], work, job[0]), enumerate(batch)))
         groups: dict[str, list[_Source]] = {}
         for src in sources:
             if src.whole_file_errors:  # a decompression bomb: not read at all
@@ -216,7 +219,7 @@ def _finish(con, home: Home, sources: list[_Source], tmp: Path) -> dict[str, dic
             name = f"{qdir}/{src.lf.path.name}"
             rj.copy_private(src.lf.path, home.quarantine / name)
             rows.append({"key": src.key, "record_number": None, "error": error, "quarantine_name": name})
-        rows += _record_rejects(home, src, wanted.get(src.key, {}), qdir)
+        rows += _record_rejects(con, home, src, wanted.get(src.key, {}), qdir)
         k = kinds.get(src.key, {})
         counts[src.key] = {
             "snapshots": k.get("snapshot", 0), "webhooks": k.get("webhook", 0),
@@ -228,11 +231,11 @@ def _finish(con, home: Home, sources: list[_Source], tmp: Path) -> dict[str, dic
     return counts
 
 
-def _record_rejects(home: Home, src: _Source, wanted: dict[int, str], qdir: str) -> list[dict]:
+def _record_rejects(con, home: Home, src: _Source, wanted: dict[int, str], qdir: str) -> list[dict]:
     if not wanted:
         return []
     rows = []
-    for ordinal, number, raw in _find_records(src, set(wanted)):
+    for ordinal, number, raw in _find_records(con, src, set(wanted)):
         name = f"{qdir}/record-{number}.json"
         rj.write_private(home.quarantine / name, raw)
         rows.append({"key": src.key, "record_number": number, "error": rj.describe(raw, wanted.pop(ordinal)),
@@ -242,11 +245,15 @@ def _record_rejects(home: Home, src: _Source, wanted: dict[int, str], qdir: str)
     return rows
 
 
-def _find_records(src: _Source, ordinals: set[int]):
+def _find_records(con, src: _Source, ordinals: set[int]):
     """(ordinal, record number, raw bytes) of the wanted records, streaming the file once."""
-    last = max(ordinals)
     try:
         if src.lf.is_json:  # ordinals are array positions; the raw text is the original file's
+            items = _json_items(con, src, ordinals) if src.is_json else None
+            if items is not None:
+                yield from items
+                return
+            last = max(ordinals)
             raw, _ = rj.read_all(src.lf.path, src.lf.gz)
             values = rj.split_json_values(rj.decode_text(raw, errors="surrogateescape"))
             for i, value in enumerate(values, start=1):
@@ -255,14 +262,33 @@ def _find_records(src: _Source, ordinals: set[int]):
                 if i >= last:
                     return
             return
-        ordinal = 0
-        for number, line in enumerate(rj.iter_lines(src.read_path, src.gz), start=1):
-            if rj.is_blank(line):
-                continue
-            ordinal += 1
-            if ordinal in ordinals:
-                yield ordinal, number, line.rstrip(b"\r\n")
-            if ordinal >= last:
-                return
+        yield from rj.find_lines(src.read_path, src.gz, ordinals)
     except (rj.BrokenStream, rj.JsonSplitError, UnicodeDecodeError):
         return
+
+
+def _json_items(con, src: _Source, ordinals: set[int]) -> list[tuple[int, int, bytes]] | None:
+    """The wanted items of a .json file DuckDB read whole, as DuckDB hands back each item's exact text
+    (many times faster than splitting the file in Python, and never the whole file in memory);
+    None when it cannot, and Python splits the file instead."""
+    fmt = _format(src)
+    con.register("wanted_items", pa.table({"rec": pa.array(sorted(ordinals), pa.int64())}))
+    try:
+        for max_object in MAX_OBJECT_BYTES:
+            try:
+                rows = con.execute(
+                    "SELECT rec, json FROM (SELECT row_number() OVER () AS rec, json FROM read_json_objects("
+                    f"'{sql_path(src.read_path)}', format = '{fmt}', maximum_object_size = {max_object})) "
+                    "JOIN wanted_items USING (rec) ORDER BY rec").fetchall()
+            except duckdb.Error as exc:
+                if "maximum_object_size" in str(exc):
+                    continue
+                return None
+            if len(rows) != len(ordinals):
+                return None
+            return [(rec, rec, text.encode("utf-8", errors="surrogateescape")) for rec, text in rows]
+        return None
+    except UnicodeDecodeError:
+        return None
+    finally:
+        con.unregister("wanted_items")

@@ -16,13 +16,12 @@ import polars as pl
 import pytest
 from test_chains import reference_chains
 
+from lineage import ingest, synthetic
 from lineage.chains import build_chains
 
 
 @pytest.mark.parametrize("seed", [3, 17])
 def test_generated_export_resolves_as_the_contract_says(home, tmp_path, seed):
-    synthetic = pytest.importorskip("lineage.synthetic")
-    ingest = pytest.importorskip("lineage.ingest")
     truth_path = tmp_path / "truth.parquet"
     synthetic.generate(home.landing, 1_500, seed=seed, bad_fraction=0.0, truth=truth_path, progress=False)
     ingest.ingest(home)
