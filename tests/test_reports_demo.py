@@ -14,7 +14,7 @@ from lineage.report_charts import CHARTS, HEIGHT_PX, WIDTH_PX
 from lineage.synthetic_people import pii_values
 from lineage.warehouse import Home
 
-# The rule of docs/readme/reports.md, written again in SQL: roots in the export that are neither shadow nor
+# The rule of README.md ("Reports"), written again in SQL: roots in the export that are neither shadow nor
 # sandbox (NULL flags: production); rerun when a non-shadow, non-sandbox rerun (a chain member, or an edge
 # from a member to an application not in the export) exists.
 RERUN_RATE_SQL = """
