@@ -46,6 +46,7 @@ class _Source:
     gz: bool
     whole_file_errors: list[str]
     broken: bool = False  # a gzip that breaks off or is corrupt: only the slow path keeps what precedes
+    fmt: str | None = None  # DuckDB's format for it (see _format); None: the slow path
 
 
 def stage_batches(con: duckdb.DuckDBPyConnection, home: Home, todo: list[tuple[LandingFile, str]],
@@ -83,7 +84,7 @@ def _stage_batch(con, home: Home, batch: list[tuple[LandingFile, str]]) -> dict[
         for src in sources:
             if src.whole_file_errors:  # a decompression bomb: not read at all
                 continue
-            fmt = _format(src)
+            fmt = src.fmt = _format(src)
             if fmt is None:
                 _slow(con, home, src, work, tmp)
             else:
@@ -144,14 +145,14 @@ def gzip_cap() -> int:
 
 
 def _format(src: _Source) -> str | None:
-    """DuckDB's format for the file; None when DuckDB can't take it as it is (BOM, bare scalar, a
-    broken gzip)."""
+    """DuckDB's format for the file; None when DuckDB can't take it as it is (bare scalar, a broken gzip).
+    DuckDB's reader skips a byte-order mark itself (files saved by Windows tools have one)."""
     if src.broken:
         return None
     if not src.lf.is_json:
         return "newline_delimited"
-    first = rj.read_head(src.lf.path, src.lf.gz).lstrip(b" \t\r\n")[:1]
-    return {b"[": "array", b"{": "unstructured"}.get(first)
+    head = rj.read_head(src.lf.path, src.lf.gz).removeprefix(rj.BOM)
+    return {b"[": "array", b"{": "unstructured"}.get(head.lstrip(b" \t\r\n")[:1])
 
 
 def _slow(con, home: Home, src: _Source, work: Path, tmp: Path) -> None:
@@ -271,7 +272,7 @@ def _json_items(con, src: _Source, ordinals: set[int]) -> list[tuple[int, int, b
     """The wanted items of a .json file DuckDB read whole, as DuckDB hands back each item's exact text
     (many times faster than splitting the file in Python, and never the whole file in memory);
     None when it cannot, and Python splits the file instead."""
-    fmt = _format(src)
+    fmt = src.fmt
     con.register("wanted_items", pa.table({"rec": pa.array(sorted(ordinals), pa.int64())}))
     try:
         for max_object in MAX_OBJECT_BYTES:

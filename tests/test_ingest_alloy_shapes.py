@@ -129,7 +129,7 @@ def test_a_json_array_with_one_item_that_is_not_utf8_keeps_the_others(home: Home
 def test_the_quarantine_copy_of_a_pretty_printed_record_is_its_raw_text(home: Home) -> None:
     bad = json.dumps(snap("JA-2", created_at=1.5), indent=2)
     text = "[\n" + ",\n".join([json.dumps(snap("JA-1"), indent=2), bad]) + "\n]"
-    write(home, "bom.json", raw=b"\xef\xbb\xbf" + text.encode())  # a BOM takes the record-by-record path
+    write(home, "bom.json", raw=b"\xef\xbb\xbf" + text.encode())  # a BOM: DuckDB skips it
     quiet(home)
     assert [a["journey_application_token"] for a in table(home, "applications")] == ["JA-1"]
     assert Path(table(home, "rejects")[0]["quarantine_path"]).read_text() == bad

@@ -73,3 +73,20 @@ def test_record_numbers_of_line_rejects_count_blank_lines(home: Home) -> None:
     quiet(home)
     got = [(r["record_number"], Path(r["quarantine_path"]).read_bytes()) for r in table(home, "rejects")]
     assert got == [(3, b"nope"), (6, b'{"x": 1}'), (8, b"[]")]
+
+
+def test_a_json_export_with_a_byte_order_mark_is_read_by_duckdb_not_split_in_python(home: Home,
+                                                                                   monkeypatch) -> None:
+    def never(*args, **kwargs):
+        raise AssertionError("split record by record in Python")
+
+    monkeypatch.setattr(rj, "split_json_values", never)
+    bad = '{"journey_application_token": "JA-9", "created_at": "yesterday"}'
+    body = ("[" + json.dumps(snap("JA-1")) + ",\n" + bad + "]").encode()
+    write(home, "bom.json", raw=rj.BOM + body)
+    write(home, "bom.json.gz", raw=gzip.compress(rj.BOM + body.replace(b"JA-1", b"JA-2")))
+    quiet(home)
+    assert sorted(a["journey_application_token"] for a in table(home, "applications")) == ["JA-1", "JA-2"]
+    got = [(r["source_file"], r["record_number"], Path(r["quarantine_path"]).read_text())
+           for r in table(home, "rejects")]
+    assert got == [("bom.json", 2, bad), ("bom.json.gz", 2, bad)]
