@@ -11,6 +11,7 @@ quotes a record's content.
 from __future__ import annotations
 
 import bisect
+import codecs
 import json
 import os
 import re
@@ -167,17 +168,14 @@ def read_head(path: Path, gz: bool, size: int = 4096) -> bytes:
     return b""
 
 
-def read_all(path: Path, gz: bool) -> tuple[bytes, str | None]:
-    """The whole (decompressed) content, and the break message when a gzip stops early (then only the
-    trustworthy bytes before it: see BrokenStream.intact)."""
-    parts: list[bytes] = []
+def stream_break(path: Path) -> BrokenStream | None:
+    """Where and how a gzip breaks (None when it is whole), from one pass over it."""
     try:
-        for chunk in iter_chunks(path, gz):
-            parts.append(chunk)
+        for _ in iter_chunks(path, True):
+            pass
     except BrokenStream as exc:
-        data = b"".join(parts)
-        return (data if exc.intact is None else data[:exc.intact]), str(exc)
-    return b"".join(parts), None
+        return exc
+    return None
 
 
 def gzip_problem(path: Path, cap: int) -> tuple[str, str] | None:
@@ -202,36 +200,130 @@ class JsonSplitError(Exception):
     """The .json text is not one value / an array of values."""
 
 
-def split_json_values(text: str) -> Iterator[str]:
-    """Raw text of each record of a .json document: the array's items, or the top-level value(s)."""
+# The longest record looked for: DuckDB's own cap (lineage.ingest_parse.MAX_OBJECT_BYTES); past it an
+# unreadable value is not read on to the end of a huge file.
+_MAX_RECORD_CHARS = 256 << 20
+
+
+def iter_json_values(path: Path, gz: bool, track_bytes: bool = False) -> Iterator[tuple[str, int | None]]:
+    """Raw text of each record of a .json document (the array's items, or the top-level value(s)), and,
+    with track_bytes, the (decompressed) byte offset just past it. Streamed: memory holds a record and a
+    chunk or two, never the file. Raises JsonSplitError where the text is not such JSON (positions count
+    from the start of the file), BrokenStream where a gzip breaks off, after the records before."""
+    w = _Window(path, gz, track_bytes)
     decoder = json.JSONDecoder(parse_constant=_no_constant)
-    n = len(text)
-    i = _skip_ws(text, 0)
-    if i < n and text[i] == "[":
-        i = _skip_ws(text, i + 1)
-        if i < n and text[i] == "]":
+
+    def skip_ws(i: int) -> int:
+        while True:
+            i = _skip_ws(w.text, i)
+            if i < len(w.text) or not w.more():
+                return i
+
+    def value_end(i: int) -> int:
+        grow = _CHUNK
+        while True:
+            try:
+                j = decoder.raw_decode(w.text, i)[1]
+                # a number cut by the window's end reads as a shorter one ("0." as 0, "1e+" as 1): read on
+                if w.eof or len(w.text) - j > 2:
+                    return j
+            except json.JSONDecodeError as exc:
+                if w.eof or len(w.text) - i > _MAX_RECORD_CHARS:
+                    raise JsonSplitError(f"not valid JSON: {_what(exc)} {w.where(exc.pos)}") from None
+            except RecursionError:
+                raise JsonSplitError(f"JSON nested too deeply at character {w.start + i + 1}") from None
+            w.read_to(len(w.text) + grow)  # the record goes on past the window: read on, doubling
+            grow *= 2
+
+    def record(i: int, j: int) -> tuple[str, int | None]:
+        return w.text[i:j], (w.byte_offset(j) if track_bytes else None)
+
+    i = skip_ws(0)
+    if i < len(w.text) and w.text[i] == "[":
+        i = skip_ws(i + 1)
+        if i < len(w.text) and w.text[i] == "]":
             i = i + 1
         else:
             while True:
-                j = _decode_end(decoder, text, i)
-                yield text[i:j]
-                i = _skip_ws(text, j)
-                if i < n and text[i] == ",":
-                    i = _skip_ws(text, i + 1)
+                j = value_end(i)
+                yield record(i, j)
+                i = skip_ws(j)
+                if i < len(w.text) and w.text[i] == ",":
+                    i = skip_ws(i + 1)
+                    i -= w.trim(i)
                     continue
-                if i < n and text[i] == "]":
+                if i < len(w.text) and w.text[i] == "]":
                     i += 1
                     break
-                raise JsonSplitError(f"expected ',' or ']' at character {i + 1} of the array")
-        if _skip_ws(text, i) != n:
-            raise JsonSplitError(f"unexpected text after the array at character {i + 1}")
+                raise JsonSplitError(f"expected ',' or ']' at character {w.start + i + 1} of the array")
+        if skip_ws(i) != len(w.text):
+            raise JsonSplitError(f"unexpected text after the array at character {w.start + i + 1}")
         return
-    if i >= n:
+    if i >= len(w.text):
         raise JsonSplitError("the file holds no JSON (it is empty)")
-    while i < n:
-        j = _decode_end(decoder, text, i)
-        yield text[i:j]
-        i = _skip_ws(text, j)
+    while i < len(w.text):
+        j = value_end(i)
+        yield record(i, j)
+        i = skip_ws(j)
+        i -= w.trim(i)
+
+
+class _Window:
+    """The decoded text of a file, read a chunk at a time. `text` starts at character `start` of the file
+    (after a byte-order mark); what lies before it is consumed and counted (line breaks, bytes) for error
+    positions and byte offsets. Bytes that are not UTF-8 pass through as surrogates (surrogateescape)."""
+
+    def __init__(self, path: Path, gz: bool, track_bytes: bool) -> None:
+        self._chunks = iter_chunks(path, gz)
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+        self.text, self.start, self.eof = "", 0, False
+        self._breaks, self._last_break = 0, -1  # line breaks before text; file offset of the last one
+        self._track, self._mark, self._mark_bytes, self._head = track_bytes, 0, 0, True
+
+    def more(self) -> bool:
+        """Append the next chunk; False at the end of the file (BrokenStream where a gzip breaks)."""
+        while not self.eof:
+            chunk = next(self._chunks, None)
+            added = self._decoder.decode(chunk or b"", final=chunk is None)
+            self.eof = chunk is None
+            if self._head and added:  # the byte-order mark is not part of the text
+                self._head = False
+                if added.startswith("\ufeff"):
+                    added, self._mark_bytes = added[1:], len(BOM)
+            if added:
+                self.text += added
+                return True
+        return False
+
+    def read_to(self, n: int) -> None:
+        while len(self.text) < n and self.more():
+            pass
+
+    def trim(self, i: int) -> int:
+        """Forget the text before i once it is long (consumed); returns how far positions shift."""
+        if i < _CHUNK:
+            return 0
+        if self._track:
+            self.byte_offset(i)
+        gone = self.text[:i]
+        if (breaks := gone.count("\n")):
+            self._breaks += breaks
+            self._last_break = self.start + gone.rfind("\n")
+        self.text, self.start, self._mark = self.text[i:], self.start + i, self._mark - i
+        return i
+
+    def byte_offset(self, i: int) -> int:
+        """Byte offset in the file of text[i] (positions only move forward)."""
+        self._mark_bytes += len(self.text[self._mark:i].encode("utf-8", errors="surrogateescape"))
+        self._mark = i
+        return self._mark_bytes
+
+    def where(self, i: int) -> str:
+        """`at line L column C` of text[i], as Python's JSON decoder says it for a whole document."""
+        line = self._breaks + self.text.count("\n", 0, i) + 1
+        nl = self.text.rfind("\n", 0, i)
+        column = i - nl if nl >= 0 else self.start + i - self._last_break
+        return f"at line {line} column {column}"
 
 
 def _skip_ws(text: str, i: int) -> int:
@@ -239,16 +331,6 @@ def _skip_ws(text: str, i: int) -> int:
     while i < n and text[i] in " \t\r\n":
         i += 1
     return i
-
-
-def _decode_end(decoder: json.JSONDecoder, text: str, i: int) -> int:
-    try:
-        return decoder.raw_decode(text, i)[1]
-    except json.JSONDecodeError as exc:
-        where = f"at line {exc.lineno} column {exc.colno}"
-        raise JsonSplitError(f"not valid JSON: {_what(exc)} {where}") from None
-    except RecursionError:
-        raise JsonSplitError(f"JSON nested too deeply at character {i + 1}") from None
 
 
 def _no_constant(name: str) -> None:

@@ -6,10 +6,12 @@ small file, so many files share one DuckDB query."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import shutil
 import uuid
+from array import array
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,20 +185,29 @@ def _rewrite_lines(src: _Source, copy: Path) -> str | None:
 
 
 def _rewrite_json(src: _Source, copy: Path) -> str | None:
-    raw, broke = rj.read_all(src.lf.path, src.lf.gz)
     # Bytes that are not UTF-8 pass through as they are: only the record holding them is rejected.
-    text = rj.decode_text(raw, errors="surrogateescape")
-    del raw
-    with open(copy, "w", encoding="utf-8", errors="surrogateescape") as fh:
+    ends, written = array("q"), array("q")  # per record: where it ends in the file, and in the copy
+    with open(copy, "wb") as fh:
         try:
-            for value in rj.split_json_values(text):
+            for value, end in rj.iter_json_values(src.lf.path, src.lf.gz, track_bytes=src.lf.gz):
                 # JSON never holds a raw line break inside a string: flattening keeps the value.
-                fh.write(value.replace("\r", " ").replace("\n", " ") + "\n")
+                line = value.replace("\r", " ").replace("\n", " ") + "\n"
+                fh.write(line.encode(errors="surrogateescape"))
+                if src.lf.gz:
+                    ends.append(end)
+                    written.append(fh.tell())
+            return None
+        except rj.BrokenStream as exc:
+            broke = exc
         except rj.JsonSplitError as exc:
-            if not broke:  # not compressed, or not where it broke off: the file cannot be parsed at all
+            broke = rj.stream_break(src.lf.path) if src.lf.gz else None
+            if broke is None:  # not where it broke off: the file cannot be parsed at all
                 fh.truncate(0)
                 return str(exc)
-    return broke
+        if broke.intact is not None:  # corrupt: keep only the records of members that checked out
+            kept = bisect.bisect_right(ends, broke.intact)
+            fh.truncate(written[kept - 1] if kept else 0)
+        return str(broke)
 
 
 def _finish(con, home: Home, sources: list[_Source], tmp: Path) -> dict[str, dict[str, int]]:
@@ -255,9 +266,7 @@ def _find_records(con, src: _Source, ordinals: set[int]):
                 yield from items
                 return
             last = max(ordinals)
-            raw, _ = rj.read_all(src.lf.path, src.lf.gz)
-            values = rj.split_json_values(rj.decode_text(raw, errors="surrogateescape"))
-            for i, value in enumerate(values, start=1):
+            for i, (value, _) in enumerate(rj.iter_json_values(src.lf.path, src.lf.gz), start=1):
                 if i in ordinals:
                     yield i, i, value.encode("utf-8", errors="surrogateescape")
                 if i >= last:

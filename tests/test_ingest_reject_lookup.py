@@ -80,7 +80,7 @@ def test_a_json_export_with_a_byte_order_mark_is_read_by_duckdb_not_split_in_pyt
     def never(*args, **kwargs):
         raise AssertionError("split record by record in Python")
 
-    monkeypatch.setattr(rj, "split_json_values", never)
+    monkeypatch.setattr(rj, "iter_json_values", never)
     bad = '{"journey_application_token": "JA-9", "created_at": "yesterday"}'
     body = ("[" + json.dumps(snap("JA-1")) + ",\n" + bad + "]").encode()
     write(home, "bom.json", raw=rj.BOM + body)
