@@ -211,6 +211,17 @@ def iter_json_values(path: Path, gz: bool, track_bytes: bool = False) -> Iterato
     chunk or two, never the file. Raises JsonSplitError where the text is not such JSON (positions count
     from the start of the file), BrokenStream where a gzip breaks off, after the records before."""
     w = _Window(path, gz, track_bytes)
+    try:
+        yield from _split(w, track_bytes)
+    except JsonSplitError:
+        if w.broken is None:
+            raise
+        raise w.broken from None  # the text stops where the stream broke: that is the error
+    if w.broken is not None:
+        raise w.broken
+
+
+def _split(w: _Window, track_bytes: bool) -> Iterator[tuple[str, int | None]]:
     decoder = json.JSONDecoder(parse_constant=_no_constant)
 
     def skip_ws(i: int) -> int:
@@ -277,27 +288,34 @@ class _Window:
         self._chunks = iter_chunks(path, gz)
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
         self.text, self.start, self.eof = "", 0, False
+        self.broken: BrokenStream | None = None  # the gzip broke: the text ends there
         self._breaks, self._last_break = 0, -1  # line breaks before text; file offset of the last one
         self._track, self._mark, self._mark_bytes, self._head = track_bytes, 0, 0, True
 
     def more(self) -> bool:
         """Append the next chunk; False at the end of the file (BrokenStream where a gzip breaks)."""
-        while not self.eof:
-            chunk = next(self._chunks, None)
-            added = self._decoder.decode(chunk or b"", final=chunk is None)
+        return self.read_to(len(self.text) + 1)
+
+    def read_to(self, n: int) -> bool:
+        """Read on until the text is n characters long or the file ends; False when nothing was added.
+        The pieces are joined once: a long record read a chunk at a time is not copied over and over."""
+        pieces, before = [], len(self.text)
+        have = before
+        while have < n and not self.eof:
+            try:
+                chunk = next(self._chunks, None)
+            except BrokenStream as exc:  # the text ends here; the splitter reads on to that end first
+                self.broken, chunk = exc, None
+            added = self._decoder.decode(chunk or b"", final=chunk is None and self.broken is None)
             self.eof = chunk is None
             if self._head and added:  # the byte-order mark is not part of the text
                 self._head = False
                 if added.startswith("\ufeff"):
                     added, self._mark_bytes = added[1:], len(BOM)
-            if added:
-                self.text += added
-                return True
-        return False
-
-    def read_to(self, n: int) -> None:
-        while len(self.text) < n and self.more():
-            pass
+            pieces.append(added)
+            have += len(added)
+        self.text += "".join(pieces)
+        return have > before
 
     def trim(self, i: int) -> int:
         """Forget the text before i once it is long (consumed); returns how far positions shift."""

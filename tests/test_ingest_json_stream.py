@@ -170,3 +170,36 @@ def test_a_big_json_is_split_in_bounded_memory(tmp_path: Path) -> None:
     records, peak_mb = map(int, done.stdout.split())
     assert records == count + 1
     assert peak_mb < 120, f"peak RSS {peak_mb} MB splitting a 100 MB file"
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=documents(), cut=st.floats(0.0, 1.0), chunk=st.integers(3, 40))
+def test_a_gzip_that_breaks_off_gives_every_record_before_the_break(data: bytes, cut: float, chunk: int):
+    packed = gzip.compress(data)
+    packed = packed[:int(len(packed) * cut)]  # may cut into the header, the data or the trailer
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "f.json.gz"
+        path.write_bytes(packed)
+        prefix = bytearray()  # what zlib gives before the break: the text the records can come from
+        try:
+            for part in rj.iter_chunks(path, True):
+                prefix += part
+            broke = None
+        except rj.BrokenStream as exc:
+            broke = str(exc)
+        saved, rj._CHUNK = rj._CHUNK, chunk
+        got, error = [], None
+        try:
+            for value, end in rj.iter_json_values(path, True, track_bytes=True):
+                got.append(value)
+                assert bytes(prefix[:end]).endswith(value.encode("utf-8", errors="surrogateescape"))
+        except (rj.JsonSplitError, rj.BrokenStream) as exc:
+            error = str(exc)
+        finally:
+            rj._CHUNK = saved
+    want, want_error = reference(bytes(prefix).removeprefix(rj.BOM).decode("utf-8", errors="surrogateescape"))
+    if broke is None:
+        assert (got, error) == (want, want_error)
+    else:  # every record complete before the break, then the break as the error
+        assert got == want
+        assert error == broke or (want_error is not None and error == want_error)
