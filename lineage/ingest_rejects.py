@@ -168,20 +168,10 @@ def read_head(path: Path, gz: bool, size: int = 4096) -> bytes:
     return b""
 
 
-def stream_break(path: Path) -> BrokenStream | None:
-    """Where and how a gzip breaks (None when it is whole), from one pass over it."""
-    try:
-        for _ in iter_chunks(path, True):
-            pass
-    except BrokenStream as exc:
-        return exc
-    return None
-
-
-def gzip_problem(path: Path, cap: int) -> tuple[str, str] | None:
+def gzip_problem(path: Path, cap: int) -> tuple[str, str | BrokenStream] | None:
     """Why a gzip cannot take DuckDB's fast path, from one pass over it: ("cap", why) when it expands
-    past `cap` bytes (0 = no cap; reads at most cap+1), ("broken", why) when it breaks off or is
-    corrupt (DuckDB's reader checks neither the CRC nor a bad block); None when it is whole."""
+    past `cap` bytes (0 = no cap; reads at most cap+1), ("broken", the BrokenStream) when it breaks off
+    or is corrupt (DuckDB's reader checks neither the CRC nor a bad block); None when it is whole."""
     total = 0
     try:
         for chunk in iter_chunks(path, True):
@@ -189,7 +179,7 @@ def gzip_problem(path: Path, cap: int) -> tuple[str, str] | None:
             if cap and total > cap:
                 return "cap", f"decompresses to more than {cap:,} bytes (the cap)"
     except BrokenStream as exc:
-        return "broken", str(exc)
+        return "broken", exc
     return None
 
 
@@ -293,7 +283,7 @@ class _Window:
         self._track, self._mark, self._mark_bytes, self._head = track_bytes, 0, 0, True
 
     def more(self) -> bool:
-        """Append the next chunk; False at the end of the file (BrokenStream where a gzip breaks)."""
+        """Append the next chunk; False at the end of the file (or where a gzip breaks: see `broken`)."""
         return self.read_to(len(self.text) + 1)
 
     def read_to(self, n: int) -> bool:
@@ -327,7 +317,7 @@ class _Window:
         if (breaks := gone.count("\n")):
             self._breaks += breaks
             self._last_break = self.start + gone.rfind("\n")
-        self.text, self.start, self._mark = self.text[i:], self.start + i, self._mark - i
+        self.text, self.start, self._mark = self.text[i:], self.start + i, 0
         return i
 
     def byte_offset(self, i: int) -> int:

@@ -47,7 +47,8 @@ class _Source:
     is_json: bool  # records are found by array position (else by non-blank line)
     gz: bool
     whole_file_errors: list[str]
-    broken: bool = False  # a gzip that breaks off or is corrupt: only the slow path keeps what precedes
+    broken: rj.BrokenStream | None = None  # where a gzip breaks off or is corrupt (the slow path then
+    # keeps what precedes the break)
     fmt: str | None = None  # DuckDB's format for it (see _format); None: the slow path
 
 
@@ -135,7 +136,8 @@ def _source(lf: LandingFile, key: str, work: Path, i: int) -> _Source:
         problem = rj.gzip_problem(lf.path, gzip_cap())
         if problem and problem[0] == "cap":
             src.whole_file_errors.append(problem[1])
-        src.broken = problem is not None and problem[0] == "broken"
+        elif problem:
+            src.broken = problem[1]
     return src
 
 
@@ -149,7 +151,7 @@ def gzip_cap() -> int:
 def _format(src: _Source) -> str | None:
     """DuckDB's format for the file; None when DuckDB can't take it as it is (bare scalar, a broken gzip).
     DuckDB's reader skips a byte-order mark itself (files saved by Windows tools have one)."""
-    if src.broken:
+    if src.broken is not None:
         return None
     if not src.lf.is_json:
         return "newline_delimited"
@@ -200,7 +202,7 @@ def _rewrite_json(src: _Source, copy: Path) -> str | None:
         except rj.BrokenStream as exc:
             broke = exc
         except rj.JsonSplitError as exc:
-            broke = rj.stream_break(src.lf.path) if src.lf.gz else None
+            broke = src.broken  # the gzip check found where it breaks (None: it does not)
             if broke is None:  # not where it broke off: the file cannot be parsed at all
                 fh.truncate(0)
                 return str(exc)

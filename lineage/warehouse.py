@@ -31,12 +31,12 @@ DEFAULT_LOCK_TIMEOUT_S = 600.0
 MEMORY_LIMIT_ENV = "RERUN_LINEAGE_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "1GB"
 # A DuckDB 2 file in this storage version opens in the 1.5.x CLI that PyPI ships (CONTRACT §3).
-def duckdb_memory_limit() -> str:
-    return os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
-
-
 WAREHOUSE_STORAGE_VERSION = "v1.4.0"
 DATA_FILE = "data.parquet"
+
+
+def duckdb_memory_limit() -> str:
+    return os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
 
 
 @dataclass(frozen=True)
